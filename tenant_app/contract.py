@@ -1,0 +1,134 @@
+"""The contract between the commands that run in a tenant's Job and the operator that reads them.
+
+Defined once, here, in plain Python (no Django import), so that both ``tenant_app``'s commands and
+``tenant_operator`` import the same exit codes, report format and plan format:
+
+* exit codes of ``migratetenant`` (which are permanent, which are worth a retry);
+* the JSON report written to ``--report-file`` / ``$TENANT_MIGRATE_REPORT`` (the Kubernetes
+  termination message, so at most 4096 bytes);
+* the JSON lines printed by ``migratealltenants --plan --json`` (the operator's discovery and
+  planning Job; read from the pod log, so every line that is not ours is ignored);
+* the document printed by ``listtenants --json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+REPORT_ENV = "TENANT_MIGRATE_REPORT"
+REPORT_MAX_BYTES = 4096
+# Plan lines carry this key so they can be told apart from anything else a pod prints.
+PLAN_LINE_KEY = "tenantPlan"
+
+
+class ExitCode(IntEnum):
+    """Exit codes of ``migratetenant``; the operator classifies failures by them."""
+
+    OK = 0
+    MIGRATION_FAILED = 1
+    USAGE = 2
+    UNKNOWN_TENANT = 3
+    DB_UNREACHABLE = 4
+    CONFLICTING_MIGRATIONS = 5
+    NO_PRIVILEGE = 6
+    TENANT_BUSY = 7
+
+
+# Retrying these cannot help: the Job fails at once (podFailurePolicy action FailJob).
+PERMANENT_EXIT_CODES: tuple[int, ...] = (
+    ExitCode.UNKNOWN_TENANT,
+    ExitCode.CONFLICTING_MIGRATIONS,
+    ExitCode.NO_PRIVILEGE,
+)
+# Worth retrying (spec.rollout.retries): the database may come back, the other migrator finish.
+TRANSIENT_EXIT_CODES: tuple[int, ...] = (ExitCode.DB_UNREACHABLE, ExitCode.TENANT_BUSY)
+
+
+class ReportStatus(StrEnum):
+    APPLIED = "applied"
+    UP_TO_DATE = "up_to_date"
+    PLANNED = "planned"
+    FAILED = "failed"
+
+
+@dataclass
+class MigrationReport:
+    """What one ``migratetenant`` run did, small enough for a termination message."""
+
+    tenant: str
+    status: ReportStatus
+    exit_code: int = 0
+    applied: list[str] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
+    # How many names were cut from ``applied`` / ``planned`` to stay under the size limit.
+    applied_truncated: int = 0
+    planned_truncated: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self, max_bytes: int = REPORT_MAX_BYTES) -> str:
+        """Serialise, dropping migration names (counted) and then clipping the error to fit."""
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["seconds"] = round(self.seconds, 3)
+        text = _dumps(data)
+        for key, counter in (("planned", "planned_truncated"), ("applied", "applied_truncated")):
+            while len(text.encode()) > max_bytes and data[key]:
+                data[key].pop()
+                data[counter] += 1
+                text = _dumps(data)
+        if len(text.encode()) > max_bytes and data["error"]:
+            overflow = len(text.encode()) - max_bytes
+            data["error"] = _clip(data["error"], len(data["error"].encode()) - overflow - 3)
+            text = _dumps(data)
+        return text
+
+    @classmethod
+    def from_json(cls, text: str) -> MigrationReport:
+        """Parse a report; raises ``ValueError`` when the text is not one."""
+        try:
+            data = json.loads(text)
+            data["status"] = ReportStatus(data["status"])
+            return cls(**data)
+        except (TypeError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a migration report: {text[:200]!r}") from exc
+
+
+@dataclass
+class TenantPlan:
+    """One tenant's pending migrations, as printed by ``migratealltenants --plan --json``."""
+
+    tenant: str
+    pending: list[str] = field(default_factory=list)
+    exit_code: int = 0
+    error: str | None = None
+
+    def to_line(self) -> str:
+        return _dumps({PLAN_LINE_KEY: asdict(self)})
+
+
+def parse_plan_output(text: str) -> list[TenantPlan]:
+    """Read the plan lines out of a pod log, in order, ignoring every other line."""
+    plans: list[TenantPlan] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{") or PLAN_LINE_KEY not in line:
+            continue
+        try:
+            entry: dict[str, Any] = json.loads(line)[PLAN_LINE_KEY]
+            plans.append(TenantPlan(**entry))
+        except (TypeError, KeyError, json.JSONDecodeError):
+            continue
+    return plans
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+
+def _clip(text: str, max_bytes: int) -> str:
+    encoded = text.encode()[: max(max_bytes, 0)]
+    return encoded.decode(errors="ignore") + "..."
