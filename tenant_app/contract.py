@@ -14,7 +14,7 @@ Defined once, here, in plain Python (no Django import), so that both ``tenant_ap
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -22,6 +22,8 @@ REPORT_ENV = "TENANT_MIGRATE_REPORT"
 REPORT_MAX_BYTES = 4096
 # Plan lines carry this key so they can be told apart from anything else a pod prints.
 PLAN_LINE_KEY = "tenantPlan"
+# Likewise for the per-tenant result lines of ``migratealltenants --json`` (without --plan).
+RESULT_LINE_KEY = "tenantResult"
 
 
 class ExitCode(IntEnum):
@@ -61,11 +63,15 @@ class MigrationReport:
     tenant: str
     status: ReportStatus
     exit_code: int = 0
+    # Migration labels, "users/0002_alter_user_email": applied forwards, unapplied (migrating
+    # backwards to an earlier migration or zero), and planned (what the run set out to do).
     applied: list[str] = field(default_factory=list)
     planned: list[str] = field(default_factory=list)
-    # How many names were cut from ``applied`` / ``planned`` to stay under the size limit.
+    unapplied: list[str] = field(default_factory=list)
+    # How many names were cut from each list to stay under the size limit.
     applied_truncated: int = 0
     planned_truncated: int = 0
+    unapplied_truncated: int = 0
     error: str | None = None
     seconds: float = 0.0
 
@@ -75,7 +81,8 @@ class MigrationReport:
         data["status"] = str(self.status)
         data["seconds"] = round(self.seconds, 3)
         text = _dumps(data)
-        for key, counter in (("planned", "planned_truncated"), ("applied", "applied_truncated")):
+        lists = ("planned", "unapplied", "applied")
+        for key, counter in ((name, f"{name}_truncated") for name in lists):
             while len(text.encode()) > max_bytes and data[key]:
                 data[key].pop()
                 data[counter] += 1
@@ -86,13 +93,22 @@ class MigrationReport:
             text = _dumps(data)
         return text
 
+    def to_line(self) -> str:
+        """One line of ``migratealltenants --json`` output (the full report, not clipped)."""
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["seconds"] = round(self.seconds, 3)
+        return _dumps({RESULT_LINE_KEY: data})
+
     @classmethod
     def from_json(cls, text: str) -> MigrationReport:
         """Parse a report; raises ``ValueError`` when the text is not one."""
         try:
             data = json.loads(text)
             data["status"] = ReportStatus(data["status"])
-            return cls(**data)
+            # Ignore unknown keys: an app image newer than the operator may add fields.
+            known = {f.name for f in fields(cls)}
+            return cls(**{key: value for key, value in data.items() if key in known})
         except (TypeError, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a migration report: {text[:200]!r}") from exc
 
@@ -123,6 +139,20 @@ def parse_plan_output(text: str) -> list[TenantPlan]:
         except (TypeError, KeyError, json.JSONDecodeError):
             continue
     return plans
+
+
+def parse_result_output(text: str) -> list[MigrationReport]:
+    """Read the result lines of ``migratealltenants --json`` out of a log, ignoring the rest."""
+    reports: list[MigrationReport] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{") or RESULT_LINE_KEY not in line:
+            continue
+        try:
+            reports.append(MigrationReport.from_json(_dumps(json.loads(line)[RESULT_LINE_KEY])))
+        except (ValueError, KeyError):
+            continue
+    return reports
 
 
 def _dumps(data: Any) -> str:
