@@ -1,0 +1,266 @@
+"""``migratealltenants``: every tenant (or a selection), a bounded number at a time, in-process.
+
+Up-to-date tenants are cheap: the list of tenant migrations is computed once from disk
+(:class:`~tenant_app.planning.FleetPlanner`); per tenant one query reads ``django_migrations``,
+and only a tenant with something pending runs ``migratetenant`` (in this process, in a worker
+thread with its own connections). ``--plan --json`` is the operator's discovery/planning Job:
+one ``TenantPlan`` line per tenant (``tenant_app.contract``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from argparse import ArgumentParser
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from io import StringIO
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections
+
+from tenant_app.arguments import tenant_id_list_argument
+from tenant_app.contract import ExitCode, MigrationReport, ReportStatus, TenantPlan
+from tenant_app.errors import (
+    TenantCommandError,
+    conflicting_migrations,
+    database_unreachable,
+    first_line,
+    unknown_tenant,
+)
+from tenant_app.management.commands.migratetenant import Command as MigrateTenantCommand
+from tenant_app.models import Tenant
+from tenant_app.planning import FleetPlanner
+from tenant_app.registry import TenantRegistry, TenantRegistryError
+from tenant_app.scope import migration_scope
+
+
+@dataclass
+class Outcome:
+    """What happened to one tenant."""
+
+    tenant_id: str
+    status: str  # "applied", "up_to_date", "planned", "failed", "skipped"
+    exit_code: int = 0
+    error: str | None = None
+    pending: list[str] = field(default_factory=list)
+    report: MigrationReport | None = None
+    seconds: float = 0.0
+
+
+class Command(BaseCommand):
+    help = "Migrate every tenant (or --tenant-ids), skipping up-to-date ones cheaply."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--parallel", type=int, default=1, help="Tenants at once (default 1).")
+        parser.add_argument(
+            "--continue-on-error",
+            action="store_true",
+            help="Go on after a tenant fails (default: start no new tenant after a failure).",
+        )
+        parser.add_argument(
+            "--tenant-ids",
+            type=tenant_id_list_argument,
+            default=None,
+            help="Only these tenants, comma-separated, in this order.",
+        )
+        parser.add_argument(
+            "--exclude",
+            type=tenant_id_list_argument,
+            action="extend",
+            default=[],
+            help="Leave out these tenants (comma-separated; repeatable).",
+        )
+        parser.add_argument(
+            "--plan", action="store_true", help="Show what is pending; apply nothing."
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="One JSON line per tenant ({'tenantPlan': ...} with --plan, else "
+            "{'tenantResult': ...}) and a final {'summary': ...} line.",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Never prompt.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["parallel"] < 1:
+            raise CommandError("--parallel must be at least 1.")
+        self.json, self.plan = options["json"], options["plan"]
+        started = time.monotonic()
+        selected = self._select(options["tenant_ids"], set(options["exclude"]))
+        planner = FleetPlanner()
+        if planner.conflicts:
+            self._fail(conflicting_migrations())
+        outcomes = self._run_all(selected, planner, options)
+        self._summary(outcomes, time.monotonic() - started, options["plan"])
+        if any(outcome.status == "failed" for outcome in outcomes):
+            raise SystemExit(ExitCode.MIGRATION_FAILED)
+
+    def _fail(self, error: TenantCommandError) -> None:
+        for line in error.lines:
+            self.stderr.write(line)
+        raise SystemExit(error.exit_code)
+
+    def _select(self, ids: list[str] | None, exclude: set[str]) -> list[tuple[str, Tenant | None]]:
+        registry = TenantRegistry()
+        try:
+            if ids is None:
+                found = [(tenant.tenant_id, tenant) for tenant in registry.all()]
+            else:
+                by_id = {t.tenant_id: t for t in Tenant.objects.filter(tenant_id__in=ids)}
+                found = [(tenant_id, by_id.get(tenant_id)) for tenant_id in dict.fromkeys(ids)]
+        except (TenantRegistryError, DatabaseError):
+            self._fail(database_unreachable())
+        for _, tenant in found:
+            if tenant is not None:
+                registry.register_alias(tenant)
+        return [(tenant_id, tenant) for tenant_id, tenant in found if tenant_id not in exclude]
+
+    def _run_all(
+        self,
+        selected: list[tuple[str, Tenant | None]],
+        planner: FleetPlanner,
+        options: dict[str, Any],
+    ) -> list[Outcome]:
+        stop = threading.Event()
+        outcomes: list[Outcome] = []
+        total = len(selected)
+        with migration_scope(tenant=True), ThreadPoolExecutor(options["parallel"]) as pool:
+            futures = [
+                pool.submit(self._one, tenant_id, tenant, planner, options, stop)
+                for tenant_id, tenant in selected
+            ]
+            for future in as_completed(futures):
+                outcome = future.result()
+                outcomes.append(outcome)
+                # A plan is read-only: planning every tenant is the point even when some fail.
+                if outcome.status == "failed" and not (options["continue_on_error"] or self.plan):
+                    stop.set()
+                self._progress(len(outcomes), total, outcome)
+        return outcomes
+
+    def _one(
+        self,
+        tenant_id: str,
+        tenant: Tenant | None,
+        planner: FleetPlanner,
+        options: dict[str, Any],
+        stop: threading.Event,
+    ) -> Outcome:
+        if stop.is_set():
+            return Outcome(tenant_id, "skipped")
+        started = time.monotonic()
+        try:
+            outcome = self._check_and_migrate(tenant_id, tenant, planner, options)
+        finally:
+            # Worker threads are reused: never keep one connection per tenant open.
+            for alias in (tenant_id, DEFAULT_DB_ALIAS):
+                if alias in connections.settings:
+                    connections[alias].close()
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _check_and_migrate(
+        self, tenant_id: str, tenant: Tenant | None, planner: FleetPlanner, options: dict[str, Any]
+    ) -> Outcome:
+        if tenant is None:
+            return _failed(tenant_id, unknown_tenant(tenant_id))
+        try:
+            pending = planner.pending(connections[tenant_id])
+        except OperationalError:
+            return _failed(tenant_id, database_unreachable())
+        except DatabaseError as exc:
+            return Outcome(tenant_id, "failed", ExitCode.MIGRATION_FAILED, first_line(str(exc)))
+        if options["plan"]:
+            return Outcome(tenant_id, "planned", pending=pending)
+        if not pending:
+            return Outcome(tenant_id, "up_to_date")
+        command = MigrateTenantCommand(stdout=StringIO(), stderr=StringIO())
+        parser = command.create_parser("manage.py", "migratetenant")
+        tenant_options = vars(
+            parser.parse_args(
+                [f"--tenant-id={tenant_id}", "--no-input", "-v", "0", "--skip-checks"]
+            )
+        )
+        try:
+            report = command.run(**tenant_options)
+        except (CommandError, SystemExit) as exc:
+            return Outcome(tenant_id, "failed", ExitCode.MIGRATION_FAILED, str(exc))
+        status = "failed" if report.exit_code else str(report.status)
+        return Outcome(tenant_id, status, report.exit_code, report.error, pending, report)
+
+    def _progress(self, index: int, total: int, outcome: Outcome) -> None:
+        if self.json:
+            self.stdout.write(_json_line(outcome, self.plan))
+            return
+        if outcome.status == "skipped":
+            return
+        label = {
+            "applied": self.style.SUCCESS("OK"),
+            "up_to_date": "up to date",
+            "planned": f"{len(outcome.pending)} pending" if outcome.pending else "up to date",
+            "failed": self.style.ERROR(f"FAILED (exit {outcome.exit_code})"),
+        }[outcome.status]
+        self.stdout.write(
+            f"[{index}/{total}] {outcome.tenant_id} ... {label} ({outcome.seconds:.1f}s)"
+        )
+        if outcome.status == "failed" and outcome.error:
+            self.stdout.write(f"    {outcome.error}")
+        if outcome.status == "planned":
+            for name in outcome.pending:
+                self.stdout.write(f"    {name}.py")
+
+    def _summary(self, outcomes: list[Outcome], seconds: float, plan: bool) -> None:
+        counts = {
+            status: sum(1 for o in outcomes if o.status == status)
+            for status in ("applied", "up_to_date", "planned", "failed", "skipped")
+        }
+        failed = [o.tenant_id for o in outcomes if o.status == "failed"]
+        skipped = [o.tenant_id for o in outcomes if o.status == "skipped"]
+        if self.json:
+            summary = {"tenants": len(outcomes), **counts, "failed_tenants": failed}
+            summary |= {"skipped_tenants": skipped, "seconds": round(seconds, 3)}
+            self.stdout.write(json.dumps({"summary": summary}, separators=(",", ":")))
+            return
+        if plan:
+            with_pending = sum(1 for o in outcomes if o.status == "planned" and o.pending)
+            parts = [f"{with_pending} with pending migrations", f"{counts['failed']} failed"]
+        else:
+            parts = [
+                f"{counts['applied']} migrated",
+                f"{counts['up_to_date']} up to date",
+                f"{counts['failed']} failed",
+            ]
+        if skipped:
+            parts.append(f"{len(skipped)} skipped after a failure")
+        self.stdout.write(f"Summary: {len(outcomes)} tenants: {', '.join(parts)} ({seconds:.1f}s).")
+        if failed:
+            self.stdout.write(self.style.ERROR(f"Failed tenants: {', '.join(failed)}"))
+
+
+def _failed(tenant_id: str, error: TenantCommandError) -> Outcome:
+    return Outcome(tenant_id, "failed", error.exit_code, error.summary)
+
+
+def _json_line(outcome: Outcome, plan: bool) -> str:
+    if outcome.status == "skipped":  # not run at all
+        return json.dumps({"skipped": outcome.tenant_id})
+    if plan:
+        return TenantPlan(
+            outcome.tenant_id, outcome.pending, outcome.exit_code, outcome.error
+        ).to_line()
+    if outcome.report is not None:
+        return outcome.report.to_line()
+    status = ReportStatus.FAILED if outcome.status == "failed" else ReportStatus.UP_TO_DATE
+    report = MigrationReport(
+        outcome.tenant_id, status, outcome.exit_code, error=outcome.error, seconds=outcome.seconds
+    )
+    return report.to_line()
