@@ -1,0 +1,1 @@
+"""devcluster: a real Kubernetes control plane as local processes, for the demo and tests."""
