@@ -1,0 +1,1 @@
+"""Settings variants of the example project for error cases (used via DJANGO_SETTINGS_MODULE)."""

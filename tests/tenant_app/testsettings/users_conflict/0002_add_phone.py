@@ -1,0 +1,8 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("users", "0001_initial")]
+    operations = [
+        migrations.AddField("user", "phone", models.CharField(max_length=50, default="")),
+    ]
