@@ -71,7 +71,15 @@ def migration_scope(tenant: bool) -> Iterator[None]:
 
 @contextmanager
 def migration_scope_for_alias(alias: str) -> Iterator[None]:
-    """:func:`migration_scope` for the side the database alias belongs to."""
+    """:func:`migration_scope` for the side the database alias belongs to.
+
+    Raises ``CommandError`` for an alias that is neither configured nor a registered tenant
+    (a tenant id named on the command line passes argparse before it can be looked up).
+    """
+    from django.core.management.base import CommandError
+
+    if alias not in connections.settings:
+        raise CommandError(f"Database '{alias}' is neither configured nor a registered tenant.")
     with migration_scope(tenant=tenant_id_of_alias(alias) is not None):
         yield
 
