@@ -52,7 +52,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     cluster = ControlPlane(args.state_dir)
     running = cluster.status()
     if not running:
-        print(f"no devcluster recorded in {args.state_dir}")
+        print(f"no devcluster is running from {args.state_dir}")
         return 1
     for name, alive in running.items():
         record = next(r for r in cluster.records if r.name == name)

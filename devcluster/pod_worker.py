@@ -284,7 +284,7 @@ class PodWorker:
 
     def _failed(self, name: str) -> bool:
         terminated = self.runs[name].state.get("terminated")
-        return bool(terminated) and terminated["exitCode"] != 0
+        return terminated is not None and terminated["exitCode"] != 0
 
     def _finish(self) -> None:
         for run in self.runs.values():

@@ -84,6 +84,22 @@ class DevCluster:
             )
         return result
 
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the cached helm against the cluster (a failure raises with its stderr)."""
+        result = subprocess.run(
+            [str(self.bin_dir / "helm"), *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"helm {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+            )
+        return result
+
     def get(self, *args: str) -> dict[str, Any]:
         """Return ``kubectl get ARGS -o json`` decoded."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)

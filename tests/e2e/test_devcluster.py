@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devcluster import versions
+
 if TYPE_CHECKING:
     from tests.e2e.conftest import DevCluster
 
@@ -302,3 +304,35 @@ def test_pod_violating_restricted_pod_security_is_refused(devcluster: DevCluster
     }
     strict["metadata"] = {"namespace": namespace, "name": "strict"}
     devcluster.apply(strict)
+
+
+def test_server_reports_pinned_kubernetes_version(devcluster: DevCluster) -> None:
+    reported = json.loads(devcluster.kubectl("version", "-o", "json").stdout)
+    assert reported["serverVersion"]["gitVersion"] == versions.KUBERNETES
+    assert reported["clientVersion"]["gitVersion"] == versions.KUBERNETES
+
+
+def test_helm_installs_chart_whose_kube_version_constraint_matches(
+    devcluster: DevCluster, namespace: str, tmp_path: Path
+) -> None:
+    minor = int(versions.KUBERNETES.split(".")[1])
+    chart = tmp_path / "probe"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: probe\nversion: 0.1.0\n"
+        f'kubeVersion: ">=1.{minor}.0-0 <1.{minor + 1}.0-0"\n'
+    )
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: probe\n"
+        "data:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+    )
+    devcluster.helm("install", "probe", str(chart), "-n", namespace, "--wait")
+    configmap = devcluster.get("configmap", "probe", "-n", namespace)
+    assert configmap["data"]["kube"] == versions.KUBERNETES
+
+    (chart / "Chart.yaml").write_text(
+        'apiVersion: v2\nname: probe\nversion: 0.1.0\nkubeVersion: "<1.20.0-0"\n'
+    )
+    refused = devcluster.helm("install", "old", str(chart), "-n", namespace, check=False)
+    assert refused.returncode != 0
+    assert "kubeVersion" in refused.stderr or "incompatible" in refused.stderr
