@@ -15,7 +15,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tenant_app.contract import PERMANENT_EXIT_CODES, REPORT_ENV
+from tenant_app.contract import PERMANENT_EXIT_CODES, REPORT_ENV, ExitCode
 from tenant_operator.model import API_VERSION, KIND, MigrationSpec
 from tenant_operator.names import (
     LABEL_ATTEMPT,
@@ -94,7 +94,8 @@ class JobSpecBuilder:
             args.append("--tenant-ids=" + ",".join(tenants.ids))
         elif tenants.exclude:
             args.append("--exclude=" + ",".join(tenants.exclude))
-        args += self.spec.migrate.command_args()
+        # No migrate target here: migratealltenants plans every pending migration; with a
+        # target, next_actions runs every tenant's Job and lets migratetenant decide.
         return self._job(
             name=plan_job_name(self.name, self.uid, attempt),
             role=JobRole.PLAN,
@@ -147,7 +148,7 @@ class JobSpecBuilder:
                 "backoffLimit": rollout.retries,
                 "activeDeadlineSeconds": rollout.tenant_timeout_seconds,
                 "ttlSecondsAfterFinished": self.settings.ttlSecondsAfterFinished,
-                "podFailurePolicy": pod_failure_policy(),
+                "podFailurePolicy": pod_failure_policy(role),
                 "template": {
                     "metadata": {
                         "labels": pod_labels,
@@ -200,8 +201,15 @@ def restricted_container_security() -> dict[str, Any]:
     }
 
 
-def pod_failure_policy() -> dict[str, Any]:
-    """Fail at once on a permanent exit code; a disrupted pod (eviction) is not a failure."""
+def pod_failure_policy(role: JobRole = JobRole.MIGRATE) -> dict[str, Any]:
+    """Fail at once on a permanent exit code; a disrupted pod (eviction) is not a failure.
+
+    The plan Job also stops at exit code 1: it printed a complete plan in which some tenants
+    failed, and running it again would not change that.
+    """
+    codes = {int(c) for c in PERMANENT_EXIT_CODES}
+    if role is JobRole.PLAN:
+        codes.add(int(ExitCode.MIGRATION_FAILED))
     return {
         "rules": [
             {
@@ -209,7 +217,7 @@ def pod_failure_policy() -> dict[str, Any]:
                 "onExitCodes": {
                     "containerName": CONTAINER,
                     "operator": "In",
-                    "values": sorted(int(c) for c in PERMANENT_EXIT_CODES),
+                    "values": sorted(codes),
                 },
             },
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tenant_app.contract import MigrationReport
+from tenant_app.contract import MigrationReport, TenantPlan, parse_plan_output
 from tenant_operator.jobs import CONTAINER
 from tenant_operator.names import JOB_NAME_LABEL, LABEL_ATTEMPT, LABEL_ROLE, LABEL_TENANT
 from tenant_operator.observed import JobObservation, JobPhase, JobRole
@@ -86,3 +86,13 @@ def observe_job(job: dict[str, Any], pods: Iterable[dict[str, Any]] = ()) -> Job
         reason=reason,
         message=message,
     )
+
+
+def read_plan_log(text: str) -> tuple[TenantPlan, ...] | None:
+    """The plan lines of a plan Job's log, or None when the log has no final summary line.
+
+    Without the summary the command did not finish (killed, crashed): a partial plan of
+    ``all`` tenants would silently leave tenants out, so it is not used.
+    """
+    complete = any(line.lstrip().startswith('{"summary"') for line in text.splitlines())
+    return tuple(parse_plan_output(text)) if complete else None

@@ -31,6 +31,8 @@ from tenant_operator.status import Outcome, build_status
 
 # How soon to look again when a finished plan Job's log could not be read yet.
 PLAN_READ_RETRY_SECONDS = 2.0
+# Events for tenants the plan refused (unknown...): one each, up to this many, then the summary.
+REFUSED_EVENTS = 20
 
 
 def iso(timestamp: float) -> str:
@@ -118,7 +120,8 @@ def _plan_stage(step: _Step) -> Outcome:
         return Outcome(
             Phase.PLANNING, "Planning", f"Job {job.name} is discovering tenants and planning."
         )
-    if job.phase is JobPhase.FAILED:
+    output = step.observed.planOutput
+    if job.phase is JobPhase.FAILED and output is None:
         why = f"{job.reason}: {job.message}" if job.reason else "it failed"
         return Outcome(
             Phase.FAILED,
@@ -126,11 +129,20 @@ def _plan_stage(step: _Step) -> Outcome:
             f"The plan Job {job.name} failed ({why}). Read its log with `kubectl logs job/"
             f"{job.name}`, fix the cause, then raise spec.retryFailed to plan again.",
         )
-    if step.observed.planOutput is None:
+    if output is None:
         step.requeue = PLAN_READ_RETRY_SECONDS
         return Outcome(Phase.PLANNING, "ReadingPlan", f"Reading the plan from Job {job.name}.")
-    step.table = _freeze(step.spec, step.table, step.observed.planOutput)
+    # A plan Job that printed a complete plan but exited 1 had tenants it could not plan
+    # (unknown, unreachable): the plan lines say which, so the rollout goes on.
+    step.table = _freeze(step.spec, step.table, output)
     counts = step.table.counts()
+    for failure in step.table.failures[:REFUSED_EVENTS]:
+        step.event(
+            "TenantFailed",
+            f"Tenant {failure.tenant} failed at planning ({failure.reason}): {failure.message}",
+            warning=True,
+            tenant=failure.tenant,
+        )
     step.event(
         "Planned",
         f"{len(step.table.tenants)} tenant(s): {len(step.table.needsJob)} to migrate, "
@@ -151,6 +163,7 @@ def _freeze(spec: MigrationSpec, table: TenantTable, plans: tuple[TenantPlan, ..
     needs: list[str] = []
     failures: list[Failure] = []
     pending: Counter[str] = Counter()
+    targeted = spec.migrate.appLabel is not None
     for tenant in order:
         plan = by_id.get(tenant)
         refused = plan is not None and (
@@ -161,8 +174,9 @@ def _freeze(spec: MigrationSpec, table: TenantTable, plans: tuple[TenantPlan, ..
             failures.append(
                 Failure(tenant, plan.exit_code, exit_reason(plan.exit_code), plan.error or "", None)
             )
-        elif plan is None or plan.exit_code != 0 or plan.pending:
-            # Not planned, or planning hit a transient error: its migrate Job will tell.
+        elif plan is None or plan.exit_code != 0 or plan.pending or targeted:
+            # Not planned, planning hit a transient error, or a target the plan cannot judge
+            # (the plan lists forward migrations only; `users zero` goes backwards): run the Job.
             states.append(TenantState.PENDING.value)
             needs.append(tenant)
             pending.update(plan.pending if plan else ())

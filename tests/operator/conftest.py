@@ -51,7 +51,7 @@ class FakeRollout:
 
     def observed(self) -> Observed:
         plan_done = any(
-            j.role is JobRole.PLAN and j.phase is JobPhase.SUCCEEDED for j in self.jobs.values()
+            j.role is JobRole.PLAN and j.phase is not JobPhase.ACTIVE for j in self.jobs.values()
         )
         return Observed(
             name=NAME,
@@ -107,7 +107,7 @@ class FakeRollout:
                 phase = JobPhase.SUCCEEDED if ok else JobPhase.FAILED
                 reason = None if ok else "BackoffLimitExceeded"
                 self.jobs[name] = replace(job, phase=phase, reason=reason, message=None)
-        self.plan_output = tuple(plans)
+        self.plan_output = tuple(plans) if ok or plans else None
 
     def plan_all_pending(self, tenants: list[str] | None = None) -> None:
         """Run the plan step: every tenant has users/0002 pending."""

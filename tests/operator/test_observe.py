@@ -74,3 +74,12 @@ def test_a_succeeded_job_without_a_report_still_succeeds():
 
 def test_a_job_without_our_labels_is_ignored():
     assert observe_job({"metadata": {"name": "x", "labels": {}}}) is None
+
+
+def test_a_plan_log_counts_only_when_the_command_finished():
+    from tenant_operator.observe import read_plan_log
+
+    lines = '{"tenantPlan":{"tenant":"acme","pending":["users/0002"],"exit_code":0,"error":null}}'
+    assert read_plan_log(lines) is None
+    plans = read_plan_log("Django noise\n" + lines + '\n{"summary":{"tenants":1}}\n')
+    assert [p.tenant for p in plans] == ["acme"] and plans[0].pending == ["users/0002"]

@@ -51,6 +51,7 @@ def test_unknown_tenant_fails_at_plan_time_without_a_migrate_job(make_rollout):
     rollout.succeed("acme")
     rollout.reconcile()
     assert migrate_jobs(rollout) == ["acme"]
+    assert ("TenantFailed", "ghost") in [(e.reason, e.tenant) for e in rollout.events]
     assert rollout.phase == "Failed"
     assert rollout.status["failed"] == [
         {
@@ -467,3 +468,26 @@ def test_condition_transition_time_is_kept_while_the_condition_holds(make_rollou
     first = rollout.status["conditions"][1]["lastTransitionTime"]
     rollout.reconcile(advance=120)
     assert rollout.status["conditions"][1]["lastTransitionTime"] == first
+
+
+def test_a_plan_job_that_failed_after_a_complete_plan_still_freezes_it(make_rollout):
+    rollout = make_rollout(
+        tenants={"ids": ["acme", "ghost"]}, rollout={"failurePolicy": "Continue"}
+    )
+    rollout.reconcile()
+    rollout.finish_plan(
+        [TenantPlan("acme", PENDING), TenantPlan("ghost", [], 3, "Tenant 'ghost' does not exist.")],
+        ok=False,
+    )
+    rollout.reconcile()
+    assert rollout.phase == "Running" and rollout.running_tenants() == ["acme"]
+
+
+def test_a_migrate_target_runs_every_tenant_because_the_plan_cannot_judge_it(make_rollout):
+    rollout = make_rollout(
+        migrate={"appLabel": "users", "migrationName": "zero"}, rollout={"maxConcurrent": 3}
+    )
+    rollout.reconcile()
+    rollout.finish_plan([TenantPlan(t, []) for t in ("acme", "globex", "initech")])
+    rollout.reconcile()
+    assert rollout.running_tenants() == ["acme", "globex", "initech"]
