@@ -84,6 +84,37 @@ class DevCluster:
             )
         return result
 
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
+        """Write a kubeconfig that authenticates as a ServiceAccount (a fresh token); return it.
+
+        Run the operator with it to test the chart's RBAC for real: the admin kubeconfig is in
+        ``system:masters``, which RBAC never restricts.
+        """
+        token = self.kubectl(
+            "create", "token", name, "-n", namespace, "--duration=24h"
+        ).stdout.strip()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "devcluster",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
+            "users": [{"name": name, "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": "devcluster",
+                    "context": {"cluster": "devcluster", "user": name, "namespace": namespace},
+                }
+            ],
+            "current-context": "devcluster",
+        }
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        path.chmod(0o600)
+        return path
+
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the cached helm against the cluster (a failure raises with its stderr)."""
         result = subprocess.run(

@@ -276,6 +276,17 @@ def test_service_account_without_role_binding_is_refused(
     devcluster.wait_until(lambda: _api_status(devcluster, path, token) == 200, 10, "RBAC to allow")
 
 
+def test_service_account_kubeconfig_is_bound_by_rbac(
+    devcluster: DevCluster, namespace: str, tmp_path: Path
+) -> None:
+    devcluster.kubectl("create", "serviceaccount", "op", "-n", namespace)
+    config = devcluster.service_account_kubeconfig(namespace, "op", tmp_path / "op.kubeconfig")
+    denied = devcluster.kubectl("--kubeconfig", str(config), "get", "jobs", check=False)
+    assert denied.returncode != 0
+    assert "forbidden" in denied.stderr
+    assert f"system:serviceaccount:{namespace}:op" in denied.stderr
+
+
 def test_pod_violating_restricted_pod_security_is_refused(devcluster: DevCluster) -> None:
     namespace = devcluster.create_namespace(
         f"restricted-{uuid.uuid4().hex[:6]}",
