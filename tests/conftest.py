@@ -46,7 +46,9 @@ def find_pg_bin() -> Path | None:
         return Path(os.path.realpath(pg_ctl)).parent
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     return Path(candidates[-1]).parent if candidates else None
 
@@ -91,7 +93,9 @@ class PostgresServer:
             **kwargs,
         )
 
-    def execute(self, statement: Any, params: Sequence[Any] | None = None, dbname: str = "postgres") -> list[tuple[Any, ...]]:
+    def execute(
+        self, statement: Any, params: Sequence[Any] | None = None, dbname: str = "postgres"
+    ) -> list[tuple[Any, ...]]:
         """Run SQL as the superuser (autocommit); returns the rows, if any."""
         with self.connect(dbname) as conn, conn.cursor() as cursor:
             cursor.execute(statement, params)
@@ -112,7 +116,9 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         from psycopg import sql
 
-        self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        self.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def _as_postgres_user(command: list[str]) -> list[str]:
@@ -153,8 +159,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         _as_postgres_user(
             [
                 str(bin_dir / "initdb"),
-                "-D", str(data),
-                "-U", PG_USER,
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
                 f"--pwfile={pwfile}",
                 "--auth=scram-sha-256",
                 "--encoding=UTF8",
@@ -170,7 +178,17 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     subprocess.run(
         _as_postgres_user(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", options, "-w", "start"]
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(base / "log"),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ]
         ),
         check=True,
         capture_output=True,
@@ -180,7 +198,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         subprocess.run(
-            _as_postgres_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            _as_postgres_user(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+            ),
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
@@ -221,7 +241,9 @@ def manage(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python example/manage.py ARGS`` in a fresh process; returns the completed process."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TENANT_MIGRATE_REPORT")}
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TENANT_MIGRATE_REPORT")
+    }
     full_env.pop("DJANGO_SETTINGS_MODULE", None)
     full_env.update(env or {})
     return subprocess.run(

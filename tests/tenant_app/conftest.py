@@ -28,7 +28,9 @@ class Project:
         assert self.pg is not None
         return self.pg.server
 
-    def run(self, *args: str, settings: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, settings: str | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         """``manage.py ARGS``; ``settings`` picks a module from tests/tenant_app/testsettings."""
         extra = dict(env)
         if settings:
@@ -38,12 +40,19 @@ class Project:
     def ok(self, *args: str, **kwargs: str) -> str:
         """Run and assert success; returns stdout."""
         result = self.run(*args, **kwargs)
-        assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
         return result.stdout
 
     def create(self, tenant_id: str, name: str | None = None, isolation: str = "database") -> None:
-        self.ok("createtenant", f"--tenant-id={tenant_id}", f"--name={name or tenant_id.title()}",
-                f"--isolation={isolation}", "--no-input")
+        self.ok(
+            "createtenant",
+            f"--tenant-id={tenant_id}",
+            f"--name={name or tenant_id.title()}",
+            f"--isolation={isolation}",
+            "--no-input",
+        )
 
 
 def _sqlite_project(data_dir: Path) -> Project:

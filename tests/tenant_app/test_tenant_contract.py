@@ -13,8 +13,15 @@ from tenant_app.contract import (
 
 def test_long_report_is_truncated_with_counts_under_4096_bytes() -> None:
     names = [f"app{i}/{i:04d}_a_rather_long_migration_name_for_padding" for i in range(300)]
-    report = MigrationReport("acme", ReportStatus.FAILED, 1, applied=names, planned=names,
-                             unapplied=names[:10], error="x" * 5000)
+    report = MigrationReport(
+        "acme",
+        ReportStatus.FAILED,
+        1,
+        applied=names,
+        planned=names,
+        unapplied=names[:10],
+        error="x" * 5000,
+    )
     text = report.to_json()
     assert len(text.encode()) <= 4096
     data = json.loads(text)
@@ -30,11 +37,13 @@ def test_report_round_trips_and_ignores_unknown_keys() -> None:
 
 
 def test_plan_and_result_lines_are_found_among_other_log_lines() -> None:
-    log = "\n".join([
-        "some warning",
-        TenantPlan("acme", ["users/0002_alter_user_email"]).to_line(),
-        MigrationReport("globex", ReportStatus.UP_TO_DATE).to_line(),
-        '{"summary": {}}',
-    ])
+    log = "\n".join(
+        [
+            "some warning",
+            TenantPlan("acme", ["users/0002_alter_user_email"]).to_line(),
+            MigrationReport("globex", ReportStatus.UP_TO_DATE).to_line(),
+            '{"summary": {}}',
+        ]
+    )
     assert parse_plan_output(log) == [TenantPlan("acme", ["users/0002_alter_user_email"])]
     assert [r.tenant for r in parse_result_output(log)] == ["globex"]

@@ -15,19 +15,30 @@ def listed(project: Project) -> list[dict[str, str]]:
 
 
 def test_createtenant_registers_and_creates_the_sqlite_file(sqlite_project: Project) -> None:
-    out = sqlite_project.ok("createtenant", "--tenant-id=acme", "--name=ACME Corporation",
-                            "--isolation=database", "--no-input")
+    out = sqlite_project.ok(
+        "createtenant",
+        "--tenant-id=acme",
+        "--name=ACME Corporation",
+        "--isolation=database",
+        "--no-input",
+    )
     path = sqlite_project.data_dir / "tenant-acme.sqlite3"
     assert f"Created tenant 'acme' (ACME Corporation): sqlite {path}." in out
     assert path.exists()
     assert listed(sqlite_project) == [
-        {"tenant_id": "acme", "name": "ACME Corporation", "isolation": "database",
-         "target": f"sqlite {path}"}
+        {
+            "tenant_id": "acme",
+            "name": "ACME Corporation",
+            "isolation": "database",
+            "target": f"sqlite {path}",
+        }
     ]
 
 
 @pytest.mark.postgres
-def test_createtenant_creates_a_postgres_database_or_schema(pg_project: Project, pg_isolation: str) -> None:
+def test_createtenant_creates_a_postgres_database_or_schema(
+    pg_project: Project, pg_isolation: str
+) -> None:
     pg_project.create("acme", "ACME Corporation", pg_isolation)
     server, control = pg_project.server, pg_project.pg.name  # type: ignore[union-attr]
     if pg_isolation == "database":
@@ -43,11 +54,17 @@ def test_createtenant_prompts_for_missing_values(sqlite_project: Project) -> Non
     assert result.returncode == 0, result.stderr
     assert "Tenant id: " in result.stdout and "Name [globex]: " in result.stdout
     assert listed(sqlite_project)[0] | {"target": ""} == {
-        "tenant_id": "globex", "name": "Globex Inc", "isolation": "database", "target": ""}
+        "tenant_id": "globex",
+        "name": "Globex Inc",
+        "isolation": "database",
+        "target": "",
+    }
 
 
 @pytest.mark.parametrize("tenant_id", [i for i in HOSTILE_IDS if i and "\n" not in i])
-def test_createtenant_refuses_invalid_ids_and_creates_nothing(sqlite_project: Project, tenant_id: str) -> None:
+def test_createtenant_refuses_invalid_ids_and_creates_nothing(
+    sqlite_project: Project, tenant_id: str
+) -> None:
     before = sorted(p.name for p in sqlite_project.data_dir.iterdir())
     result = sqlite_project.run("createtenant", f"--tenant-id={tenant_id}", "--no-input")
     assert result.returncode == 1
@@ -65,7 +82,9 @@ def test_createtenant_refuses_an_existing_id(sqlite_project: Project) -> None:
 
 
 def test_schema_isolation_on_sqlite_is_refused(sqlite_project: Project) -> None:
-    result = sqlite_project.run("createtenant", "--tenant-id=acme", "--isolation=schema", "--no-input")
+    result = sqlite_project.run(
+        "createtenant", "--tenant-id=acme", "--isolation=schema", "--no-input"
+    )
     assert result.returncode == 1
     assert "Schema isolation needs PostgreSQL" in result.stderr
     assert listed(sqlite_project) == []
@@ -84,7 +103,9 @@ def test_existing_postgres_database_is_refused_and_no_row_is_left(pg_project: Pr
 
 @pytest.mark.postgres
 def test_reserved_names_are_refused(pg_project: Project) -> None:
-    result = pg_project.run("createtenant", "--tenant-id=public", "--isolation=schema", "--no-input")
+    result = pg_project.run(
+        "createtenant", "--tenant-id=public", "--isolation=schema", "--no-input"
+    )
     assert result.returncode == 1
     assert "The name 'public' is reserved" in result.stderr
 

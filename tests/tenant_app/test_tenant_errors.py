@@ -22,8 +22,9 @@ def test_unknown_tenant_exits_3(project: Project, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     result = project.run("migratetenant", "--tenant-id=acme", f"--report-file={report}")
     assert result.returncode == 3
-    assert result.stderr == ("Error: Tenant 'acme' does not exist.\n"
-                             "Please create one with the tenant id 'acme' first.\n")
+    assert result.stderr == (
+        "Error: Tenant 'acme' does not exist.\nPlease create one with the tenant id 'acme' first.\n"
+    )
     data = json.loads(report.read_text())
     assert (data["status"], data["exit_code"]) == ("failed", 3)
     assert data["error"].startswith("Tenant 'acme' does not exist.")
@@ -34,11 +35,15 @@ def test_unreachable_database_exits_4(tmp_path: Path) -> None:
     from tests.conftest import manage
 
     url = f"postgres://tenantops:tenantops@127.0.0.1:{free_port()}/control"
-    result = manage("migratetenant", "--tenant-id=acme", env={"DATABASE_URL": url,
-                    "TENANTOPS_DATA_DIR": str(tmp_path)})
+    result = manage(
+        "migratetenant",
+        "--tenant-id=acme",
+        env={"DATABASE_URL": url, "TENANTOPS_DATA_DIR": str(tmp_path)},
+    )
     assert result.returncode == 4
-    assert result.stderr == ("Error: Cannot connect to tenant database\n"
-                             "Check database configuration and connectivity.\n")
+    assert result.stderr == (
+        "Error: Cannot connect to tenant database\nCheck database configuration and connectivity.\n"
+    )
 
 
 @pytest.mark.postgres
@@ -53,25 +58,32 @@ def test_vanished_tenant_database_exits_4(pg_project: Project) -> None:
 def test_conflicting_migrations_exit_5(acme: Project) -> None:
     result = acme.run("migratetenant", "--tenant-id=acme", settings="conflict")
     assert result.returncode == 5
-    assert result.stderr == ("Error: Conflicting migrations detected\n"
-                             "Resolve migration conflicts before applying.\n")
-    assert acme.run("migratetenant", "--tenant-id=acme", "--plan", settings="conflict").returncode == 5
+    assert result.stderr == (
+        "Error: Conflicting migrations detected\nResolve migration conflicts before applying.\n"
+    )
+    assert (
+        acme.run("migratetenant", "--tenant-id=acme", "--plan", settings="conflict").returncode == 5
+    )
 
 
 @pytest.mark.postgres
 def test_no_privilege_to_create_tables_exits_6(pg_project: Project, pg_isolation: str) -> None:
     pg_project.create("acme", isolation=pg_isolation)
     server, control = pg_project.server, pg_project.pg.name  # type: ignore[union-attr]
-    server.execute("DO $$ BEGIN CREATE ROLE limited LOGIN PASSWORD 'limited'; "
-                   "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    server.execute(
+        "DO $$ BEGIN CREATE ROLE limited LOGIN PASSWORD 'limited'; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
     server.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO limited", dbname=control)
     if pg_isolation == "schema":
         server.execute("GRANT USAGE ON SCHEMA acme TO limited", dbname=control)
     url = server.url_for(control, user="limited", password="limited")
     result = pg_project.run("migratetenant", "--tenant-id=acme", DATABASE_URL=url)
     assert result.returncode == 6, result.stderr
-    assert result.stderr == ("Error: User does not have permission to create tables\n"
-                             "Ensure database user has required privileges.\n")
+    assert result.stderr == (
+        "Error: User does not have permission to create tables\n"
+        "Ensure database user has required privileges.\n"
+    )
 
 
 def test_tenant_busy_exits_7(acme: Project) -> None:
@@ -92,12 +104,18 @@ def test_tenant_busy_exits_7(acme: Project) -> None:
     acme.ok("migratetenant", "--tenant-id=acme", "-v", "0")
 
 
-def test_failed_migration_exits_1_and_keeps_the_last_good_migration(acme: Project, tmp_path: Path) -> None:
+def test_failed_migration_exits_1_and_keeps_the_last_good_migration(
+    acme: Project, tmp_path: Path
+) -> None:
     report = tmp_path / "r.json"
-    result = acme.run("migratetenant", "--tenant-id=acme", f"--report-file={report}", settings="broken")
+    result = acme.run(
+        "migratetenant", "--tenant-id=acme", f"--report-file={report}", settings="broken"
+    )
     assert result.returncode == 1
-    assert result.stderr == ("Error: Migration products/0003_broken failed for tenant 'acme': "
-                             "the data backfill found a product without a price\n")
+    assert result.stderr == (
+        "Error: Migration products/0003_broken failed for tenant 'acme': "
+        "the data backfill found a product without a price\n"
+    )
     assert "products/0003_broken.py ... FAILED" in result.stdout
     shown = acme.ok("showmigrations", "--database=acme", "products", settings="broken")
     assert "[X] 0002_add_sku" in shown and "[ ] 0003_broken" in shown
@@ -112,7 +130,12 @@ def test_failed_migration_exits_1_and_keeps_the_last_good_migration(acme: Projec
         with sqlite3.connect(acme.data_dir / "tenant-acme.sqlite3") as db:
             columns = [row[1] for row in db.execute("PRAGMA table_info(products_product)")]
     else:
-        columns = [r[0] for r in acme.server.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'products_product'", dbname="acme")]
+        columns = [
+            r[0]
+            for r in acme.server.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'products_product'",
+                dbname="acme",
+            )
+        ]
     assert "sku" in columns and "barcode" not in columns

@@ -32,19 +32,24 @@ def pg_dump_schema(project: Project, dbname: str, schema: str | None = None) -> 
     args = [pg_dump, "--schema-only", "--no-owner", url] + (["--schema", schema] if schema else [])
     dump = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     # Newer pg_dump brackets the dump with \restrict/\unrestrict and a random key per run.
-    return "\n".join(line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
+    return "\n".join(
+        line for line in dump.splitlines() if not line.startswith(("\\restrict", "\\unrestrict"))
+    )
 
 
 def migrations_rows(project: Project, dbname: str, schema: str) -> list[tuple[str, str]]:
     from psycopg import sql
 
     query = sql.SQL("SELECT app, name FROM {}.django_migrations ORDER BY 1, 2").format(
-        sql.Identifier(schema))
+        sql.Identifier(schema)
+    )
     return [tuple(r) for r in project.server.execute(query, dbname=dbname)]
 
 
 @pytest.mark.postgres
-def test_postgres_migrating_acme_leaves_globex_untouched(pg_project: Project, pg_isolation: str) -> None:
+def test_postgres_migrating_acme_leaves_globex_untouched(
+    pg_project: Project, pg_isolation: str
+) -> None:
     for tenant in ("acme", "globex"):
         pg_project.create(tenant, isolation=pg_isolation)
     pg_project.ok("migratetenant", "--tenant-id=globex", "users", "0001")
@@ -54,8 +59,11 @@ def test_postgres_migrating_acme_leaves_globex_untouched(pg_project: Project, pg
     rows_before = migrations_rows(pg_project, dbname, schema or "public")
     pg_project.ok("migratetenant", "--tenant-id=acme")
     assert pg_dump_schema(pg_project, dbname, schema) == before
-    assert migrations_rows(pg_project, dbname, schema or "public") == rows_before == [
-        ("users", "0001_initial")]
+    assert (
+        migrations_rows(pg_project, dbname, schema or "public")
+        == rows_before
+        == [("users", "0001_initial")]
+    )
     if pg_isolation == "schema":
         # The control database's own tables stay in public, and no tenant table leaked there.
         public = pg_dump_schema(pg_project, control, "public")
@@ -66,8 +74,10 @@ def test_showmigrations_takes_a_tenant_id_as_database(project: Project) -> None:
     project.create("acme")
     project.ok("migratetenant", "--tenant-id=acme", "users", "0001")
     out = project.ok("showmigrations", "--database=acme")
-    assert out == ("orders\n [ ] 0001_initial\nproducts\n [ ] 0001_initial\n"
-                   "users\n [X] 0001_initial\n [ ] 0002_alter_user_email\n")
+    assert out == (
+        "orders\n [ ] 0001_initial\nproducts\n [ ] 0001_initial\n"
+        "users\n [X] 0001_initial\n [ ] 0002_alter_user_email\n"
+    )
     # The control database lists only the registry's app.
     assert project.ok("showmigrations").startswith("tenant_app\n [X] 0001_initial")
     assert "users" not in project.ok("showmigrations")

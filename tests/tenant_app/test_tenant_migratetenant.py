@@ -50,18 +50,26 @@ def test_migratetenant_output_in_schema_isolation(pg_project: Project) -> None:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'acme' ORDER BY 1",
         dbname=pg_project.pg.name,  # type: ignore[union-attr]
     )
-    assert [t[0] for t in tables] == ["django_migrations", "orders_order", "products_product", "users_user"]
+    assert [t[0] for t in tables] == [
+        "django_migrations",
+        "orders_order",
+        "products_product",
+        "users_user",
+    ]
 
 
 def test_plan_lists_pending_migrations_for_tenant(acme: Project) -> None:
     acme.ok("migratetenant", "--tenant-id=acme", "users", "0001")
     out = acme.ok("migratetenant", "--tenant-id=acme", "--plan")
-    assert out == ("Planned operations for tenant 'acme':\n"
-                   "  products/0001_initial.py\n  orders/0001_initial.py\n"
-                   "  users/0002_alter_user_email.py\n")
+    assert out == (
+        "Planned operations for tenant 'acme':\n"
+        "  products/0001_initial.py\n  orders/0001_initial.py\n"
+        "  users/0002_alter_user_email.py\n"
+    )
     acme.ok("migratetenant", "--tenant-id=acme")
     assert acme.ok("migratetenant", "--tenant-id=acme", "--plan") == (
-        "Planned operations for tenant 'acme':\n  No pending migrations.\n")
+        "Planned operations for tenant 'acme':\n  No pending migrations.\n"
+    )
 
 
 def test_app_label_and_migration_name_select_the_target(acme: Project) -> None:
@@ -111,11 +119,16 @@ def test_prune_removes_rows_of_deleted_migrations(acme: Project) -> None:
         import sqlite3
 
         with sqlite3.connect(acme.data_dir / "tenant-acme.sqlite3") as db:
-            db.execute("INSERT INTO django_migrations (app, name, applied) "
-                       "VALUES ('users', '0003_gone', '2024-01-01')")
+            db.execute(
+                "INSERT INTO django_migrations (app, name, applied) "
+                "VALUES ('users', '0003_gone', '2024-01-01')"
+            )
     else:
-        acme.server.execute("INSERT INTO django_migrations (app, name, applied) "
-                            "VALUES ('users', '0003_gone', now())", dbname="acme")
+        acme.server.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('users', '0003_gone', now())",
+            dbname="acme",
+        )
     out = acme.ok("migratetenant", "--tenant-id=acme", "users", "--prune")
     assert "Pruning users.0003_gone OK" in out
 
@@ -130,7 +143,10 @@ def test_verbosity_0_prints_nothing_and_3_prints_timings(acme: Project) -> None:
 def test_no_input_and_django_usage_errors_exit_2(acme: Project) -> None:
     assert acme.ok("migratetenant", "--tenant-id=acme", "--no-input", "-v", "0") == ""
     missing = acme.run("migratetenant")
-    assert missing.returncode == 2 and "the following arguments are required: --tenant-id" in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "the following arguments are required: --tenant-id" in missing.stderr
+    )
     hostile = acme.run("migratetenant", "--tenant-id=acme; drop schema public")
     assert hostile.returncode == 2 and "Invalid tenant id" in hostile.stderr
 
@@ -147,8 +163,12 @@ def test_report_file_records_what_was_applied(acme: Project, tmp_path: Path) -> 
     report = json.loads(report_file.read_text())
     assert report["tenant"] == "acme" and report["status"] == "applied"
     assert report["exit_code"] == 0 and report["error"] is None
-    assert report["applied"] == ["users/0001_initial", "products/0001_initial",
-                                 "orders/0001_initial", "users/0002_alter_user_email"]
+    assert report["applied"] == [
+        "users/0001_initial",
+        "products/0001_initial",
+        "orders/0001_initial",
+        "users/0002_alter_user_email",
+    ]
     assert report["planned"] == report["applied"]
     assert report["seconds"] >= 0
     assert len(report_file.read_bytes()) <= 4096

@@ -141,9 +141,6 @@ class Command(BaseCommand):
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
-                # A plan is read-only: planning every tenant is the point even when some fail.
-                if outcome.status == "failed" and not (options["continue_on_error"] or self.plan):
-                    stop.set()
                 self._progress(len(outcomes), total, outcome)
         return outcomes
 
@@ -166,6 +163,10 @@ class Command(BaseCommand):
                 if alias in connections.settings:
                     connections[alias].close()
         outcome.seconds = time.monotonic() - started
+        # Set here, in the worker, so the next tenant queued on this worker already sees it.
+        # A plan is read-only: planning every tenant is the point even when some fail.
+        if outcome.status == "failed" and not (options["continue_on_error"] or self.plan):
+            stop.set()
         return outcome
 
     def _check_and_migrate(
