@@ -70,7 +70,7 @@ class TenantDatabases(dict[str, Any]):
         with self._lock:
             if not dict.__contains__(self, alias):
                 dict.__setitem__(self, alias, entry)
-            return dict.__getitem__(self, alias)  # type: ignore[no-any-return]
+            return dict.__getitem__(self, alias)
 
 
 def install_tenant_databases() -> TenantDatabases:

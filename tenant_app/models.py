@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -28,15 +30,17 @@ class Tenant(models.Model):
     (schema isolation) or its SQLite file name, relative to the control database's directory.
     """
 
-    tenant_id = models.CharField(
+    tenant_id: models.CharField[str, str] = models.CharField(
         max_length=TENANT_ID_MAX_LENGTH, unique=True, validators=[validate_tenant_id_field]
     )
-    name = models.CharField(max_length=200)
-    isolation = models.CharField(max_length=16, choices=Isolation.choices)
-    db_name = models.CharField(max_length=255)
+    name: models.CharField[str, str] = models.CharField(max_length=200)
+    isolation: models.CharField[str, str] = models.CharField(
+        max_length=16, choices=Isolation.choices
+    )
+    db_name: models.CharField[str, str] = models.CharField(max_length=255)
     labels = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at: models.DateTimeField[Any, Any] = models.DateTimeField(auto_now_add=True)
+    updated_at: models.DateTimeField[Any, Any] = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["tenant_id"]

@@ -19,7 +19,7 @@ class TenantStorageError(Exception):
 
 def default_settings() -> dict[str, Any]:
     """The control database's settings (with Django's defaults filled in)."""
-    return connections.settings[DEFAULT_DB_ALIAS]  # type: ignore[no-any-return]
+    return connections.settings[DEFAULT_DB_ALIAS]
 
 
 def is_postgresql(db_settings: dict[str, Any]) -> bool:

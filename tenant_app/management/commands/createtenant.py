@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenant_app.backends import TenantStorageError
 from tenant_app.ids import InvalidTenantId, validate_tenant_id
@@ -19,7 +18,7 @@ class Command(BaseCommand):
         "missing unless --no-input is given."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         # Validated in handle, not by argparse: a prompt answer must pass the same check.
         parser.add_argument("--tenant-id", help="DNS-1123 label, e.g. acme.")
         parser.add_argument("--name", help="Display name, e.g. 'ACME Corporation'.")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenant_app.registry import TenantRegistry, TenantRegistryError
 
@@ -14,7 +13,7 @@ from tenant_app.registry import TenantRegistry, TenantRegistryError
 class Command(BaseCommand):
     help = "List the tenants: id, name, isolation and where each one's data lives."
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--json",
             action="store_true",

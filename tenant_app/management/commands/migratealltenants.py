@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from argparse import ArgumentParser
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from io import StringIO
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections
 
 from tenant_app.arguments import tenant_id_list_argument
@@ -53,7 +52,7 @@ class Outcome:
 class Command(BaseCommand):
     help = "Migrate every tenant (or --tenant-ids), skipping up-to-date ones cheaply."
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--parallel", type=int, default=1, help="Tenants at once (default 1).")
         parser.add_argument(
             "--continue-on-error",
@@ -113,7 +112,9 @@ class Command(BaseCommand):
         registry = TenantRegistry()
         try:
             if ids is None:
-                found = [(tenant.tenant_id, tenant) for tenant in registry.all()]
+                found: list[tuple[str, Tenant | None]] = [
+                    (tenant.tenant_id, tenant) for tenant in registry.all()
+                ]
             else:
                 by_id = {t.tenant_id: t for t in Tenant.objects.filter(tenant_id__in=ids)}
                 found = [(tenant_id, by_id.get(tenant_id)) for tenant_id in dict.fromkeys(ids)]

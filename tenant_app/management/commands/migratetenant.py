@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
-from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import CommandError, OutputWrapper
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 from django.core.management.commands.migrate import Command as MigrateCommand
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -43,7 +42,7 @@ class Command(MigrateCommand):
         "'migrate'; --database is the tenant's own and cannot be given."
     )
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
             "--tenant-id", required=True, type=tenant_id_argument, help="The tenant to migrate."
