@@ -39,9 +39,11 @@ STATE_FILE = "cluster.json"
 
 
 def default_state_dir() -> Path:
-    """Return the state directory used when none is given (outside the repository)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "tenantops-devcluster"
+    """Return the state directory used when none is given: ``.devcluster/`` in the repository.
+
+    It is git-ignored; ``export KUBECONFIG=.devcluster/kubeconfig`` is easy to type.
+    """
+    return Path(__file__).resolve().parent.parent / ".devcluster"
 
 
 def free_port() -> int:

@@ -28,6 +28,8 @@ def _tail(data: bytes, lines: int) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     lookup: LogLookup
+    # Chunked transfer (for `follow`) needs HTTP/1.1.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the API server polls often."""
@@ -59,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self.close_connection = True
         self._follow(path, data, path.stat().st_size if path.exists() else 0, running)
 
     def _follow(self, path: Path, first: bytes, offset: int, running: Callable[[], bool]) -> None:

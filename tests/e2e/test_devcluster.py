@@ -165,6 +165,22 @@ def test_kubectl_logs_shows_pod_output(devcluster: DevCluster, namespace: str) -
     assert tail.splitlines() == ["line two"]
 
 
+def test_kubectl_logs_follow_streams_until_the_container_exits(
+    devcluster: DevCluster, namespace: str
+) -> None:
+    run_job(devcluster, namespace, job("ticker", "for i in 1 2 3; do echo tick $i; sleep 1; done"))
+    devcluster.wait_until(
+        lambda: any(
+            "running" in s["state"]
+            for p in pods_of(devcluster, namespace, "ticker")
+            for s in p.get("status", {}).get("containerStatuses", [])
+        ),
+        what="the ticker pod to run",
+    )
+    followed = devcluster.kubectl("logs", "-f", "-n", namespace, "job/ticker", timeout=30)
+    assert followed.stdout.splitlines() == ["tick 1", "tick 2", "tick 3"]
+
+
 def test_termination_message_file_becomes_terminated_message(
     devcluster: DevCluster, namespace: str
 ) -> None:
