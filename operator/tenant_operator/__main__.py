@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--namespace",
         action="append",
         dest="namespaces",
-        help="A namespace to watch (repeat for more; globs like 'saas-*' work).",
+        help="A namespace to watch (repeat for more; exact names).",
     )
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="Watch every namespace.")
     parser.add_argument(

@@ -42,6 +42,9 @@ class OperatorState:
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Operator-wide kopf settings: our finalizer name, annotations for kopf's own state."""
     settings.persistence.finalizer = FINALIZER
+    # Least privilege: no cluster-wide list/watch of Namespaces and CRDs. The watched namespaces
+    # are exact names and our CRD exists before the operator starts (the chart installs it).
+    settings.scanning.disabled = True
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.posting.level = logging.WARNING  # our own Events say what happened to tenants
