@@ -110,7 +110,7 @@ watch_until() {  # print a `kubectl get tm` row whenever it changes, until the p
       [ -z "$last" ] && kubectl get tm -n "$NS" | head -1
       echo "$row"; last="$key"
     fi
-    phase="$(kubectl get tm release-42 -n "$NS" -o jsonpath='{.status.phase}')"
+    phase="$(echo "$row" | awk '{print $2}')"
     for wanted in "$@"; do [ "$phase" = "$wanted" ] && return 0; done
     sleep 0.5
   done
