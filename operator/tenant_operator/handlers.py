@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,15 +55,17 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
 async def run_rollout(
-    namespace: str,
+    *,
+    namespace: str | None,
     name: str,
     stopped: kopf.DaemonStopped,
     memo: Any,
-    logger: logging.Logger,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
     **_: Any,
 ) -> None:
     """Reconcile one TenantMigration until it is deleted or the operator stops."""
     state: OperatorState = memo.operator
+    namespace = namespace or ""
     wake = asyncio.Event()
     state.wakers[(namespace, name)] = wake
     failures = 0
@@ -100,14 +103,20 @@ async def _sleep(wake: asyncio.Event, stopped: kopf.DaemonStopped, seconds: floa
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_MIGRATION: kopf.PRESENT})
-def job_changed(namespace: str, labels: dict[str, str], memo: Any, **_: Any) -> None:
+def job_changed(*, namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any) -> None:
     """A rollout's Job changed: wake that rollout's daemon."""
     memo.operator.wake(namespace, labels.get(LABEL_MIGRATION))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def migration_changed(
-    namespace: str, name: str, meta: dict[str, Any], status: dict[str, Any], memo: Any, **_: Any
+    *,
+    namespace: str | None,
+    name: str,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    memo: Any,
+    **_: Any,
 ) -> None:
     """The spec changed (paused, retryFailed, pacing): wake its daemon. Status writes do not."""
     if meta.get("generation") != status.get("observedGeneration"):

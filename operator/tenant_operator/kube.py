@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -92,12 +92,13 @@ class ClusterClient:
         response = self.core.read_namespaced_pod_log(
             pod, namespace, container="migrate", _preload_content=False
         )
-        return str(response.data.decode(errors="replace"))
+        data: bytes = response.data  # type: ignore[attr-defined]
+        return data.decode(errors="replace")
 
     def create_job(self, namespace: str, job: dict[str, Any]) -> bool:
         """Create a Job; False when it exists already (deterministic names make that safe)."""
         try:
-            self.batch.create_namespaced_job(namespace, job)
+            self.batch.create_namespaced_job(namespace, cast(Any, job))
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -145,13 +146,13 @@ class ClusterClient:
         }
         try:
             if resource_version is None:
-                created = self.core.create_namespaced_config_map(namespace, body)
-                return str(created.metadata.resource_version)
+                created = self.core.create_namespaced_config_map(namespace, cast(Any, body))
+                return str(cast(Any, created).metadata.resource_version)
             body["metadata"]["resourceVersion"] = resource_version
             replaced = self.core.replace_namespaced_config_map(
-                configmap_name(name), namespace, body
+                configmap_name(name), namespace, cast(Any, body)
             )
-            return str(replaced.metadata.resource_version)
+            return str(cast(Any, replaced).metadata.resource_version)
         except ApiException as exc:
             if exc.status == 409:
                 raise Conflict(f"the tenant table of {namespace}/{name} changed meanwhile") from exc
@@ -164,27 +165,33 @@ class ClusterClient:
         now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.core.create_namespaced_event(
             meta["namespace"],
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-                "involvedObject": {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": KIND,
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "uid": meta["uid"],
+            cast(
+                Any,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {
+                        "generateName": f"{meta['name']}.",
+                        "namespace": meta["namespace"],
+                    },
+                    "involvedObject": {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": KIND,
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "uid": meta["uid"],
+                    },
+                    "type": type_,
+                    "reason": reason,
+                    "message": message[:1000],
+                    "source": {"component": COMPONENT},
+                    "reportingComponent": f"{GROUP}/operator",
+                    "reportingInstance": self.instance[:128],
+                    "firstTimestamp": now,
+                    "lastTimestamp": now,
+                    "count": 1,
                 },
-                "type": type_,
-                "reason": reason,
-                "message": message[:1000],
-                "source": {"component": COMPONENT},
-                "reportingComponent": f"{GROUP}/operator",
-                "reportingInstance": self.instance[:128],
-                "firstTimestamp": now,
-                "lastTimestamp": now,
-                "count": 1,
-            },
+            ),
         )
 
 
