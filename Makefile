@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench cluster cluster-down setup postgres binaries clean
+.PHONY: demo demo-django test test-fast lint bench cluster cluster-down setup postgres binaries clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,11 @@ postgres:
 binaries: $(STAMP)
 	$(PY) -m devcluster build
 
-demo: setup
+demo: binaries
 	scripts/demo.sh
+
+demo-django: setup
+	scripts/demo-django.sh
 
 test: setup postgres binaries
 	$(PY) -m pytest
