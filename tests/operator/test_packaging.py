@@ -98,11 +98,11 @@ def test_deployment_is_restricted_with_liveness_and_metrics():
     assert pod["securityContext"]["runAsUser"] == dockerfile_uid()
 
 
-def test_every_chart_value_is_documented_in_the_operator_readme():
+def test_every_chart_value_is_documented_in_the_readme():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    readme = (ROOT / "operator" / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     for key in values:
-        assert f"`{key}" in readme, f"chart value {key} is not documented in operator/README.md"
+        assert f"`{key}" in readme, f"chart value {key} is not documented in README.md"
 
 
 @pytest.mark.parametrize(
