@@ -129,8 +129,9 @@ def check_pins() -> None:
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env["CGO_ENABLED"] = "0"
-    # The wrapper modules carry a complete go.sum; never let a build edit them.
-    env["GOFLAGS"] = "-mod=readonly"
+    # The wrapper modules carry a complete go.sum: never let a build edit them. No VCS stamp:
+    # the same pins give the same binaries, whatever the state of this repository.
+    env["GOFLAGS"] = "-mod=readonly -buildvcs=false"
     return env
 
 
