@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -133,19 +135,22 @@ def _process_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _running_pid(devcluster: DevCluster, namespace: str, job_name: str) -> int | None:
+    """The local pid of the Job's running container (the node agent's containerID)."""
+    for pod in pods_of(devcluster, namespace, job_name):
+        for status in pod.get("status", {}).get("containerStatuses", []):
+            if "running" in status["state"] and "containerID" in status:
+                return int(status["containerID"].removeprefix("devcluster://"))
+    return None
+
+
 def test_deleting_job_in_foreground_removes_pods_and_kills_process(
     devcluster: DevCluster, namespace: str
 ) -> None:
     run_job(devcluster, namespace, job("sleeper", "exec sleep 300"))
-
-    def running_pid() -> int | None:
-        for pod in pods_of(devcluster, namespace, "sleeper"):
-            for status in pod.get("status", {}).get("containerStatuses", []):
-                if "running" in status["state"] and "containerID" in status:
-                    return int(status["containerID"].removeprefix("devcluster://"))
-        return None
-
-    pid = devcluster.wait_until(running_pid, what="the sleeper pod to run")
+    pid = devcluster.wait_until(
+        lambda: _running_pid(devcluster, namespace, "sleeper"), what="the sleeper pod to run"
+    )
     assert _process_alive(pid)
     devcluster.kubectl(
         "delete", "job", "sleeper", "-n", namespace, "--cascade=foreground", "--timeout=60s"
@@ -154,6 +159,28 @@ def test_deleting_job_in_foreground_removes_pods_and_kills_process(
         lambda: not pods_of(devcluster, namespace, "sleeper"), what="the pod to be removed"
     )
     devcluster.wait_until(lambda: not _process_alive(pid), 10, "the process to be killed")
+
+
+def test_job_deadline_fails_job_and_kills_its_process(
+    devcluster: DevCluster, namespace: str
+) -> None:
+    run_job(devcluster, namespace, job("late", "exec sleep 300", activeDeadlineSeconds=3))
+    pid = devcluster.wait_until(lambda: _running_pid(devcluster, namespace, "late"))
+    condition = wait_finished(devcluster, namespace, "late", timeout=30)
+    assert condition["type"] == "Failed"
+    assert condition["reason"] == "DeadlineExceeded"
+    devcluster.wait_until(lambda: not _process_alive(pid), 40, "the process to be killed")
+
+
+def test_finished_job_is_deleted_after_its_ttl(devcluster: DevCluster, namespace: str) -> None:
+    run_job(devcluster, namespace, job("brief", "true", ttlSecondsAfterFinished=0))
+    devcluster.wait_until(
+        lambda: (
+            devcluster.kubectl("get", "job", "brief", "-n", namespace, check=False).returncode != 0
+        ),
+        30,
+        "the ttl-after-finished controller to delete the Job",
+    )
 
 
 def test_kubectl_logs_shows_pod_output(devcluster: DevCluster, namespace: str) -> None:
@@ -363,3 +390,31 @@ def test_helm_installs_chart_whose_kube_version_constraint_matches(
     refused = devcluster.helm("install", "old", str(chart), "-n", namespace, check=False)
     assert refused.returncode != 0
     assert "kubeVersion" in refused.stderr or "incompatible" in refused.stderr
+
+
+def test_down_stops_exactly_the_processes_up_started(tmp_path: Path) -> None:
+    state = tmp_path / "cluster"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "devcluster", *args, "--state-dir", str(state)],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    try:
+        up = run("up")
+        assert up.returncode == 0, up.stderr
+        assert f"export KUBECONFIG={state / 'kubeconfig'}" in up.stdout
+        recorded = json.loads((state / "cluster.json").read_text())["processes"]
+        assert [p["name"] for p in recorded] == [
+            "etcd", "kube-apiserver", "kube-controller-manager", "node-agent",
+        ]  # fmt: skip
+        assert run("status").returncode == 0
+        assert "already runs" in run("up").stderr
+
+        down = run("down")
+        assert "stopped: node-agent, kube-controller-manager, kube-apiserver, etcd" in down.stdout
+        assert not any(_process_alive(p["pid"]) for p in recorded)
+        assert run("status").returncode == 1
+    finally:
+        run("down")  # `up` detaches its processes: never leave them behind on a failure
