@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from tenant_app.scope import TENANT_SETTINGS_KEY
 
@@ -78,3 +78,19 @@ class TenantBackend:
             raise TenantStorageError(
                 f"The name {self.db_name!r} is reserved; choose another tenant id."
             )
+
+    def _execute_ddl(self, template: str) -> None:
+        """Run ``CREATE``/``DROP`` of the tenant's database or schema on the control connection.
+
+        The name reaches SQL only through the backend's ``quote_name``. Django runs in
+        autocommit, which ``CREATE DATABASE`` needs (it cannot run inside a transaction).
+        """
+        connection = connections[DEFAULT_DB_ALIAS]
+        statement = template.format(connection.ops.quote_name(self.db_name))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+        except DatabaseError as exc:
+            raise TenantStorageError(
+                f"Cannot create or drop {self.isolation} {self.db_name!r}: {exc}".strip()
+            ) from exc

@@ -6,8 +6,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-
 from tenant_app.backends.base import (
     TenantBackend,
     TenantStorageError,
@@ -55,22 +53,10 @@ class DatabaseBackend(TenantBackend):
                 f"Database isolation is not supported on {defaults['ENGINE']}."
             )
         self._check_name()
-        self._execute("CREATE DATABASE {}")
+        self._execute_ddl("CREATE DATABASE {}")
 
     def drop(self) -> None:
         if is_sqlite(default_settings()):
             self.sqlite_path().unlink(missing_ok=True)
             return
-        self._execute("DROP DATABASE IF EXISTS {}")
-
-    def _execute(self, template: str) -> None:
-        connection = connections[DEFAULT_DB_ALIAS]
-        statement = template.format(connection.ops.quote_name(self.db_name))
-        try:
-            # CREATE/DROP DATABASE cannot run inside a transaction; Django is in autocommit.
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-        except DatabaseError as exc:
-            raise TenantStorageError(
-                f"Cannot create or drop database {self.db_name!r}: {exc}".strip()
-            ) from exc
+        self._execute_ddl("DROP DATABASE IF EXISTS {}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from tenant_app.backends.base import (
     TenantBackend,
@@ -47,18 +47,7 @@ class SchemaBackend(TenantBackend):
     def create(self) -> None:
         self.check_supported()
         self._check_name()
-        self._execute("CREATE SCHEMA {}")
+        self._execute_ddl("CREATE SCHEMA {}")
 
     def drop(self) -> None:
-        self._execute("DROP SCHEMA IF EXISTS {} CASCADE")
-
-    def _execute(self, template: str) -> None:
-        connection = connections[DEFAULT_DB_ALIAS]
-        statement = template.format(connection.ops.quote_name(self.db_name))
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-        except DatabaseError as exc:
-            raise TenantStorageError(
-                f"Cannot create or drop schema {self.db_name!r}: {exc}".strip()
-            ) from exc
+        self._execute_ddl("DROP SCHEMA IF EXISTS {} CASCADE")
