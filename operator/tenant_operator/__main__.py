@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
 
 import kopf
@@ -38,7 +39,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--standalone", action="store_true", help="No peering: for a single local process."
     )
-    parser.add_argument("--priority", type=int, default=0, help="Peering priority.")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help=(
+            "Peering priority; the live replica with the highest one acts, the others wait. "
+            "Default: random, so replicas never tie (kopf pauses every replica on a tie)."
+        ),
+    )
     parser.add_argument(
         "--liveness",
         default="http://127.0.0.1:8081/healthz",
@@ -61,6 +70,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Reconcile each rollout at least this often, in seconds (default 30).",
     )
     return parser.parse_args(argv)
+
+
+def peering_priority(requested: int | None) -> int:
+    """The replica's peering priority: as requested, or a random one.
+
+    kopf pauses *every* operator when two live peers share a priority, so replicas of one
+    Deployment started with the same fixed priority would all stand still. A random priority
+    per process elects exactly one active replica; when it dies, its peering record expires and
+    the next-highest takes over (the durable tenant table makes the handover safe).
+    """
+    if requested is not None:
+        return requested
+    return secrets.randbelow(2**31 - 1) + 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=args.namespaces or (),
         standalone=args.standalone or None,
         peering_name=None if args.standalone else args.peering,
-        priority=args.priority,
+        priority=peering_priority(args.priority),
         liveness_endpoint=args.liveness,
         memo=memo,
     )

@@ -77,7 +77,8 @@ class OperatorProcess:
     kubeconfig: Path
     namespaces: list[str]
     log: Path
-    priority: int = 0
+    # None: the operator's default, a random priority (as the chart's replicas get).
+    priority: int | None = 0
     metrics_port: int = field(default_factory=free_port)
     health_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -85,7 +86,9 @@ class OperatorProcess:
     def start(self) -> OperatorProcess:
         args = [sys.executable, "-m", "tenant_operator", "--peering", RELEASE, "--resync", "2"]
         args += [f"--namespace={ns}" for ns in self.namespaces]
-        args += [f"--priority={self.priority}", f"--metrics-port={self.metrics_port}"]
+        if self.priority is not None:
+            args.append(f"--priority={self.priority}")
+        args.append(f"--metrics-port={self.metrics_port}")
         args += [f"--liveness=http://127.0.0.1:{self.health_port}/healthz", "--job-ttl=3600"]
         env = dict(os.environ, KUBECONFIG=str(self.kubeconfig))
         with self.log.open("ab") as out:

@@ -28,7 +28,10 @@ from operator_harness import (
 )
 
 pytestmark = pytest.mark.e2e
-NAMESPACES = ["tm-canary", "tm-all", "tm-dryrun", "tm-halt", "tm-pacing", "tm-delete", "tm-restart"]
+WATCHED = ["tm-canary", "tm-all", "tm-dryrun", "tm-halt", "tm-pacing", "tm-delete", "tm-restart"]
+# Watched by two replicas of their own (the chart's RBAC covers it; the module's operator not).
+REPLICAS_NAMESPACE = "tm-replicas"
+NAMESPACES = [*WATCHED, REPLICAS_NAMESPACE]
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
@@ -63,7 +66,7 @@ def operator(devcluster, tmp_path_factory):
     kubeconfig = devcluster.service_account_kubeconfig(
         OPERATOR_NAMESPACE, RELEASE, home / "kubeconfig"
     )
-    operators = Operators(OperatorProcess(kubeconfig, NAMESPACES, home / "operator.log").start())
+    operators = Operators(OperatorProcess(kubeconfig, WATCHED, home / "operator.log").start())
     yield operators
     operators.current.stop()
 
@@ -357,3 +360,45 @@ def test_a_restarted_operator_resumes_without_running_any_tenant_twice(
     )
     assert all(count == 1 for count in started.values()) and len(started) == 5
     assert all(not pending for pending in pending_by_tenant(env).values())
+
+
+def test_two_replicas_with_peering_elect_one_and_never_both_act(devcluster, operator, tmp_path):
+    ns, env = REPLICAS_NAMESPACE, sqlite_env(tmp_path)
+    tenants = ["q1", "q2", "q3", "q4"]
+    create_tenants(env, *tenants)
+    # Two replicas as the chart runs them: same peering object, default (random) priorities.
+    kubeconfig = operator.current.kubeconfig
+    replicas = [
+        OperatorProcess(kubeconfig, [ns], tmp_path / f"replica-{i}.log", priority=None).start()
+        for i in range(2)
+    ]
+    try:
+        devcluster.wait_until(
+            lambda: (
+                sum("Pausing operations in favour of" in r.log.read_text() for r in replicas) == 1
+            ),
+            what="one replica standing by for the other",
+        )
+        apply(
+            devcluster,
+            ns,
+            "replicated",
+            {
+                "tenants": {"ids": tenants},
+                "rollout": {"maxConcurrent": 2},
+                "jobTemplate": {"env": env_list(env)},
+            },
+        )
+        status = wait_phase(devcluster, ns, "replicated", "Succeeded", "Failed", "Halted")
+        assert status["phase"] == "Succeeded"
+        per_tenant = Counter(
+            j["metadata"]["labels"]["tenantops.dev/tenant"]
+            for j in migrate_jobs(devcluster, ns, "replicated")
+        )
+        assert per_tenant == dict.fromkeys(tenants, 1)
+        logs = [r.log.read_text() for r in replicas]
+        acted = [log for log in logs if "replicated" in log]
+        assert len(acted) == 1, "exactly one replica reconciled the rollout"
+    finally:
+        for replica in replicas:
+            replica.stop()
