@@ -41,23 +41,39 @@ BIN="$("$PY" -c 'from devcluster import builder; print(builder.bin_dir())')"
 export PATH="$BIN:$PATH"
 
 step "The tenants of the example project"
+TENANTS=(acme globex initech)
 if [ -n "${DATABASE_URL:-}" ]; then
-  echo "PostgreSQL: $DATABASE_URL"
-  DB_ENV=$(printf '{"name":"DATABASE_URL","value":"%s"}' "$DATABASE_URL")
+  echo "PostgreSQL: $DATABASE_URL (the Jobs get it from the Secret app-db)"
+  # Credentials reach the pods the way they should in production: a Secret, through envFrom.
+  JOB_TEMPLATE='envFrom: [{secretRef: {name: app-db}}]'
 else
   export TENANTOPS_DATA_DIR="$WORK/var"
   mkdir -p "$TENANTOPS_DATA_DIR"
   echo "SQLite files in $TENANTOPS_DATA_DIR"
-  DB_ENV=$(printf '{"name":"TENANTOPS_DATA_DIR","value":"%s"}' "$TENANTOPS_DATA_DIR")
+  JOB_TEMPLATE=$(printf 'env: [{"name":"TENANTOPS_DATA_DIR","value":"%s"}]' "$TENANTOPS_DATA_DIR")
 fi
 "$PY" example/manage.py migrate -v 0
-for tenant in acme globex initech; do
+existing="$("$PY" example/manage.py listtenants --json | "$PY" -c '
+import json, sys
+wanted = set(sys.argv[1:])
+print(" ".join(sorted(t["tenant_id"] for t in json.load(sys.stdin)["tenants"] if t["tenant_id"] in wanted)))
+' "${TENANTS[@]}")"
+if [ -n "$existing" ]; then
+  echo "Error: the control database already has the demo's tenants ($existing)." >&2
+  echo "Point DATABASE_URL at a fresh, empty database (createdb tenantops_demo_2) and run again." >&2
+  exit 1
+fi
+for tenant in "${TENANTS[@]}"; do
   "$PY" example/manage.py createtenant --tenant-id="$tenant" --name="${tenant^} Corp" --no-input
 done
 
 step "Install the chart (CRD, RBAC, peering) into namespace $NS"
 run kubectl create namespace "$NS"
 run kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted
+if [ -n "${DATABASE_URL:-}" ]; then
+  kubectl create secret generic app-db -n "$NS" --from-literal=DATABASE_URL="$DATABASE_URL" >/dev/null
+  echo "+ kubectl create secret generic app-db -n $NS --from-literal=DATABASE_URL=..."
+fi
 # No container runtime here, so no Deployment replica: the operator runs as a local process below.
 run helm install "$RELEASE" charts/tenantops-operator -n "$NS" \
   --set replicaCount=0 --set "watch.namespaces={$NS}"
@@ -96,21 +112,24 @@ spec:
   tenants: {ids: [acme, globex, initech]}
   rollout: {maxConcurrent: 2, interval: 1s, canary: 1, pauseAfterCanary: true}
   jobTemplate:
-    env: [$DB_ENV]
+    $JOB_TEMPLATE
 YAML
 cat "$WORK/release-42.yaml"
 run kubectl apply -f "$WORK/release-42.yaml"
 
-watch_until() {  # print a `kubectl get tm` row whenever it changes, until the phase is one of $@
-  local last="" row key phase
+ROW_FORMAT='%-12s %-10s %-9s %-7s %s\n'
+watch_until() {  # print the `kubectl get tm` columns whenever they change, until the phase is one of $@
+  local last="" row phase progress failed age
+  printf "$ROW_FORMAT" NAME PHASE PROGRESS FAILED AGE
   for _ in $(seq 1 240); do
-    row="$(kubectl get tm release-42 -n "$NS" --no-headers 2>/dev/null || true)"
-    key="$(echo "$row" | awk '{print $2, $3, $4}')"  # every column but AGE
-    if [ "$key" != "$last" ]; then
-      [ -z "$last" ] && kubectl get tm -n "$NS" | head -1
-      echo "$row"; last="$key"
+    row="$(kubectl get tm release-42 -n "$NS" --no-headers \
+      -o custom-columns='P:.status.phase,R:.status.progress,F:.status.tenants.failed' 2>/dev/null || true)"
+    read -r phase progress failed <<<"$row"
+    if [ -n "$row" ] && [ "$row" != "$last" ]; then
+      age="$(kubectl get tm release-42 -n "$NS" --no-headers | awk '{print $NF}')"
+      printf "$ROW_FORMAT" release-42 "${phase/<none>/-}" "${progress/<none>/-}" "${failed/<none>/-}" "$age"
+      last="$row"
     fi
-    phase="$(echo "$row" | awk '{print $2}')"
     for wanted in "$@"; do [ "$phase" = "$wanted" ] && return 0; done
     sleep 0.5
   done

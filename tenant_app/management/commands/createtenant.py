@@ -53,7 +53,8 @@ class Command(BaseCommand):
         try:
             tenant = registry.create(tenant_id, name, isolation)
         except (TenantExists, TenantStorageError) as exc:
-            raise CommandError(f"{exc} Nothing was created.") from None
+            reason = str(exc).strip().rstrip(".")
+            raise CommandError(f"{reason}. Nothing was created.") from None
         except TenantRegistryError as exc:
             raise CommandError(
                 f"Cannot read the tenant registry: {exc}".strip()
