@@ -154,3 +154,40 @@ def test_fields_that_shape_the_rollout_are_immutable_and_pacing_is_not(api):
     assert lowered.returncode != 0 and "can only be raised" in lowered.stderr
     columns = api.kubectl("get", "tm", "-n", NAMESPACE).stdout.splitlines()[0].split()
     assert columns == ["NAME", "PHASE", "PROGRESS", "FAILED", "AGE"]
+
+
+@pytest.mark.parametrize(
+    ("field", "words"),
+    [
+        ("tm.spec.rollout.canary", "canary"),
+        ("tm.spec.rollout.failurePolicy", "Halt"),
+        ("tm.spec.tenants.all", "registry"),
+        ("tm.spec.retryFailed", "failed"),
+        ("tm.status.plan", "migration"),
+    ],
+)
+def test_kubectl_explain_describes_the_fields(api, field, words):
+    out = api.kubectl("explain", field).stdout
+    description = out.split("DESCRIPTION:", 1)[1]
+    assert words.lower() in description.lower(), out
+    assert "<empty>" not in description, out
+
+
+def test_kubectl_get_shows_phase_progress_and_failures(api):
+    manifest = tenant_migration("columns", {"tenants": {"ids": ["acme"]}})
+    manifest["metadata"]["namespace"] = NAMESPACE
+    api.apply(manifest)
+    api.kubectl(
+        "patch",
+        "tm",
+        "columns",
+        "-n",
+        NAMESPACE,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": "Running", "progress": "12/40", "tenants": {"failed": 1}}}),
+    )
+    header, row = api.kubectl("get", "tm", "columns", "-n", NAMESPACE).stdout.splitlines()
+    assert header.split() == ["NAME", "PHASE", "PROGRESS", "FAILED", "AGE"]
+    assert row.split()[:4] == ["columns", "Running", "12/40", "1"]
