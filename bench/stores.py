@@ -1,0 +1,145 @@
+"""Where a benchmark fleet lives, and how a pristine copy of it is made for each run.
+
+A fleet is made once per size (:mod:`bench.fleet` in a child process: control database
+migrated, tenants registered, nothing applied) and kept as a template; every measured run that
+changes the fleet gets its own copy, so each side starts from the same state:
+
+* SQLite (database isolation): a data directory (control file + one file per tenant), copied.
+* PostgreSQL (schema isolation): a control database with one schema per tenant, copied with
+  ``CREATE DATABASE ... TEMPLATE``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.django_env import EXAMPLE, REPO
+from bench.runner import run_command
+from tests.conftest import PostgresServer
+
+# Variables of the caller's shell that would point the children elsewhere.
+_SCRUBBED = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TENANT_MIGRATE_REPORT", "PYTHONPATH")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of every child: ours, the peer's and the fleet builder's alike."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(EXAMPLE)])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env | extra
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """One copy of a fleet: the environment that points the example project at it."""
+
+    name: str
+    env: dict[str, str]
+
+
+class FleetStore(ABC):
+    """Templates and copies of fleets on one backend."""
+
+    backend = ""
+    isolation = ""
+
+    def __init__(self) -> None:
+        self._templates: dict[int, Fleet] = {}
+
+    def template(self, tenants: int) -> Fleet:
+        """The pristine fleet of this size (created on first use)."""
+        if tenants not in self._templates:
+            fleet = self._new_empty(f"bench_tmpl_{tenants}")
+            argv = [sys.executable, "-m", "bench.fleet", f"--tenants={tenants}"]
+            run_command([*argv, f"--isolation={self.isolation}"], fleet.env, REPO)
+            self._templates[tenants] = fleet
+        return self._templates[tenants]
+
+    @abstractmethod
+    def _new_empty(self, name: str) -> Fleet:
+        """An empty control database named after ``name``."""
+
+    @abstractmethod
+    def copy(self, tenants: int) -> Fleet:
+        """A fresh copy of the pristine fleet of this size."""
+
+    @abstractmethod
+    def discard(self, fleet: Fleet) -> None:
+        """Remove a copy."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Remove everything this store created."""
+
+
+class SqliteStore(FleetStore):
+    """Fleets as data directories under one temporary directory."""
+
+    backend = "sqlite"
+    isolation = "database"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.base = Path(tempfile.mkdtemp(prefix="tenantops-bench-"))
+
+    def _new_empty(self, name: str) -> Fleet:
+        path = self.base / name
+        path.mkdir()
+        return Fleet(name, child_env(TENANTOPS_DATA_DIR=str(path)))
+
+    def copy(self, tenants: int) -> Fleet:
+        source = Path(self.template(tenants).env["TENANTOPS_DATA_DIR"])
+        name = f"fleet_{uuid.uuid4().hex[:10]}"
+        shutil.copytree(source, self.base / name)
+        return Fleet(name, child_env(TENANTOPS_DATA_DIR=str(self.base / name)))
+
+    def discard(self, fleet: Fleet) -> None:
+        shutil.rmtree(fleet.env["TENANTOPS_DATA_DIR"], ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PostgresStore(FleetStore):
+    """Fleets as control databases on one server, each tenant a schema in it."""
+
+    backend = "postgresql"
+    isolation = "schema"
+
+    def __init__(self, server: PostgresServer) -> None:
+        super().__init__()
+        self.server = server
+        # Unused but required by the example's settings module (SQLite fallback path).
+        self.data_dir = Path(tempfile.mkdtemp(prefix="tenantops-bench-"))
+
+    def _fleet(self, name: str) -> Fleet:
+        env = child_env(
+            DATABASE_URL=self.server.url_for(name), TENANTOPS_DATA_DIR=str(self.data_dir)
+        )
+        return Fleet(name, env)
+
+    def _new_empty(self, name: str) -> Fleet:
+        self.server.create_database(name)
+        return self._fleet(name)
+
+    def copy(self, tenants: int) -> Fleet:
+        from psycopg import sql
+
+        template = self.template(tenants).name
+        name = f"fleet_{uuid.uuid4().hex[:10]}"
+        statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+        self.server.execute(statement.format(sql.Identifier(name), sql.Identifier(template)))
+        return self._fleet(name)
+
+    def discard(self, fleet: Fleet) -> None:
+        self.server.drop_database(fleet.name)
+
+    def close(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
