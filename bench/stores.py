@@ -116,14 +116,10 @@ class PostgresStore(FleetStore):
     def __init__(self, server: PostgresServer) -> None:
         super().__init__()
         self.server = server
-        # Unused but required by the example's settings module (SQLite fallback path).
-        self.data_dir = Path(tempfile.mkdtemp(prefix="tenantops-bench-"))
 
     def _fleet(self, name: str) -> Fleet:
-        env = child_env(
-            DATABASE_URL=self.server.url_for(name), TENANTOPS_DATA_DIR=str(self.data_dir)
-        )
-        return Fleet(name, env)
+        # With DATABASE_URL the example project touches no local files (locks are advisory).
+        return Fleet(name, child_env(DATABASE_URL=self.server.url_for(name)))
 
     def _new_empty(self, name: str) -> Fleet:
         self.server.create_database(name)
@@ -142,4 +138,4 @@ class PostgresStore(FleetStore):
         self.server.drop_database(fleet.name)
 
     def close(self) -> None:
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        """Nothing to do: the copies are discarded one by one, the server goes with its data."""
