@@ -17,15 +17,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tests.conftest import (
-    PG_PASSWORD,
-    PG_USER,
-    PostgresServer,
-    _as_postgres_user,
-    find_pg_bin,
-    free_port,
-)
+if TYPE_CHECKING:
+    from tests.conftest import PostgresServer
 
 # Runs in the watchdog: block until the parent's end of the pipe closes, then stop the server.
 _WATCHDOG = """
@@ -42,6 +37,10 @@ class PostgresUnavailable(Exception):
 
 def postgres_missing() -> str | None:
     """Why a server cannot be started here, or ``None`` when it can."""
+    try:
+        from tests.conftest import find_pg_bin
+    except ImportError as exc:  # the fixture module needs pytest (extra "test")
+        return f"the tests' PostgreSQL helpers cannot be imported: {exc}"
     if find_pg_bin() is None:
         return "pg_ctl not found (install PostgreSQL: scripts/ensure-postgres.sh)"
     try:
@@ -55,9 +54,20 @@ def postgres_missing() -> str | None:
 def throwaway_postgres() -> Iterator[PostgresServer]:
     """Start a server in a temporary directory; it is stopped and removed on exit."""
     reason = postgres_missing()
-    bin_dir = find_pg_bin()
-    if reason or bin_dir is None:
+    if reason:
         raise PostgresUnavailable(reason)
+    from tests.conftest import (
+        PG_PASSWORD,
+        PG_USER,
+        PostgresServer,
+        _as_postgres_user,
+        find_pg_bin,
+        free_port,
+    )
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        raise PostgresUnavailable("pg_ctl not found")
     base = Path(tempfile.mkdtemp(prefix="tenantops-bench-pg-"))
     data, sockets, pwfile = base / "data", base / "sockets", base / "pwfile"
     sockets.mkdir()

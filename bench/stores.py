@@ -19,10 +19,13 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.django_env import EXAMPLE, REPO
 from bench.runner import run_command
-from tests.conftest import PostgresServer
+
+if TYPE_CHECKING:
+    from tests.conftest import PostgresServer
 
 # Variables of the caller's shell that would point the children elsewhere.
 _SCRUBBED = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TENANT_MIGRATE_REPORT", "PYTHONPATH")
