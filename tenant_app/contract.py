@@ -115,28 +115,44 @@ class MigrationReport:
 
 @dataclass
 class TenantPlan:
-    """One tenant's pending migrations, as printed by ``migratealltenants --plan --json``."""
+    """One tenant's plan, as printed by ``migratealltenants --plan --json``.
+
+    ``pending``: migrations to apply, in order. ``unapply``: migrations to unapply, in order
+    (a target before the tenant's state, or ``zero``). A plan towards one target goes one way
+    only, so at most one of the two lists is non-empty. Added later than the other fields, so
+    a line without it (an older app image) reads as nothing to unapply.
+    """
 
     tenant: str
     pending: list[str] = field(default_factory=list)
     exit_code: int = 0
     error: str | None = None
+    unapply: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        """Planned without error, with nothing to apply or unapply."""
+        return self.exit_code == 0 and not self.pending and not self.unapply
 
     def to_line(self) -> str:
         return _dumps({PLAN_LINE_KEY: asdict(self)})
 
 
 def parse_plan_output(text: str) -> list[TenantPlan]:
-    """Read the plan lines out of a pod log, in order, ignoring every other line."""
+    """Read the plan lines out of a pod log, in order, ignoring every other line.
+
+    Unknown keys in a plan line are ignored: an app image newer than the operator may add some.
+    """
     plans: list[TenantPlan] = []
+    known = {f.name for f in fields(TenantPlan)}
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("{") or PLAN_LINE_KEY not in line:
             continue
         try:
             entry: dict[str, Any] = json.loads(line)[PLAN_LINE_KEY]
-            plans.append(TenantPlan(**entry))
-        except (TypeError, KeyError, json.JSONDecodeError):
+            plans.append(TenantPlan(**{key: value for key, value in entry.items() if key in known}))
+        except (TypeError, KeyError, AttributeError, json.JSONDecodeError):
             continue
     return plans
 

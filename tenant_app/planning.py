@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import AmbiguityError, MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
@@ -28,7 +30,8 @@ def resolve_targets(
 ) -> list[Target]:
     """The targets ``migrate [app_label] [migration_name]`` means, with Django's own rules/errors.
 
-    Only ``--plan`` needs this (it prints the plan in our format); applying goes through
+    Only planning needs this (``migratetenant --plan`` prints the plan in our format,
+    ``migratealltenants`` plans a fleet with :class:`FleetPlanner`); applying goes through
     Django's ``migrate`` unchanged.
     """
     if not app_label:
@@ -61,38 +64,121 @@ def resolve_targets(
     return [target]
 
 
-class FleetPlanner:
-    """Every tenant migration in apply order, computed once from disk for a whole fleet.
+@dataclass
+class TenantMigrationPlan:
+    """What ``migrate`` would do to one tenant: labels to apply and to unapply, in order.
 
-    ``pending(connection)`` then costs one query per tenant (the ``django_migrations`` rows) and
-    no migration graph or executor: that is what makes up-to-date tenants cheap to skip.
+    A plan towards one target only goes one way, so the two lists lose no ordering.
     """
 
-    def __init__(self) -> None:
-        with migration_scope(tenant=True):
-            loader = MigrationLoader(None, ignore_no_migrations=True)
-        self.conflicts = loader.detect_conflicts()
-        self.order: list[Key] = []
-        seen: set[Key] = set()
-        for leaf in sorted(loader.graph.leaf_nodes()):
-            for key in loader.graph.forwards_plan(leaf):
-                if key not in seen:
-                    seen.add(key)
-                    self.order.append(key)
-        self.replaces: dict[Key, list[Key]] = {
-            key: list(loader.graph.nodes[key].replaces or []) for key in self.order
-        }
+    apply: list[str] = field(default_factory=list)
+    unapply: list[str] = field(default_factory=list)
 
-    def pending_for(self, applied: set[Key]) -> list[str]:
-        """Labels of the migrations not applied, in apply order."""
-        return [
-            migration_label(key)
-            for key in self.order
-            if key not in applied
-            and not (self.replaces[key] and all(r in applied for r in self.replaces[key]))
-        ]
+    def __bool__(self) -> bool:
+        return bool(self.apply or self.unapply)
+
+    def labels(self) -> list[str]:
+        """Every step, unapply entries marked: ``users/0002_alter_user_email (unapply)``."""
+        return self.apply + [f"{label} (unapply)" for label in self.unapply]
+
+
+def plan_from(executor: MigrationExecutor, targets: list[Target]) -> TenantMigrationPlan:
+    """Django's own ``migration_plan`` for ``targets``, split into apply and unapply labels."""
+    plan = TenantMigrationPlan()
+    for migration, backwards in executor.migration_plan(targets):
+        (plan.unapply if backwards else plan.apply).append(migration_label(migration))
+    return plan
+
+
+@dataclass(frozen=True)
+class _TargetWalk:
+    """The graph walks ``MigrationExecutor.migration_plan`` makes for one target, done once.
+
+    ``forwards``: the target's forwards plan, taken when the target is not applied.
+    ``backwards``: the backwards plans of the target's children in its app (of the app's roots
+    for ``zero``), taken when the target is applied (always for ``zero``).
+    """
+
+    target: Target
+    forwards: tuple[Key, ...]
+    backwards: tuple[Key, ...]
+
+    @classmethod
+    def of(cls, graph: Any, target: Target) -> _TargetWalk:
+        app_label, name = target
+        if name is None:
+            starts = [root for root in graph.root_nodes() if root[0] == app_label]
+            forwards: tuple[Key, ...] = ()
+        else:
+            key: Key = (app_label, name)
+            starts = sorted(n for n in graph.node_map[key].children if n[0] == app_label)
+            forwards = tuple(graph.forwards_plan(key))
+        backwards = tuple(step for start in starts for step in graph.backwards_plan(start))
+        return cls(target, forwards, backwards)
+
+
+class FleetPlanner:
+    """What ``migrate [app_label] [migration_name]`` would do to each tenant of a fleet, cheaply.
+
+    The migration graph is loaded and walked once, here, for the whole fleet; ``plan(connection)``
+    then costs one query per tenant (its ``django_migrations`` rows) and set lookups, no
+    executor: that is what makes up-to-date tenants cheap to skip. The plan is Django's own
+    (``MigrationExecutor.migration_plan``): forwards, backwards, ``zero``. The shared graph is
+    the one Django builds when each squashed migration is applied wholly or not at all; a
+    tenant with a partly applied squash (rare) is planned with its own executor, as ``migrate``
+    would. Resolving the target raises Django's ``CommandError`` (unknown app label, unknown
+    migration) at construction, before any tenant is touched.
+    """
+
+    def __init__(self, app_label: str | None = None, migration_name: str | None = None) -> None:
+        self.app_label, self.migration_name = app_label, migration_name
+        with migration_scope(tenant=True):
+            self.loader = MigrationLoader(None, ignore_no_migrations=True)
+        graph = self.loader.graph
+        self.conflicts = self.loader.detect_conflicts()
+        self.walks: list[_TargetWalk] | None = []
+        if self.conflicts:
+            return
+        targets = resolve_targets(self.loader, app_label, migration_name)
+        if any(name is not None and (app, name) not in graph.node_map for app, name in targets):
+            self.walks = None  # a replaced migration as the target: Django rebuilds the graph
+        else:
+            self.walks = [_TargetWalk.of(graph, target) for target in targets]
+
+    def plan(self, connection: BaseDatabaseWrapper) -> TenantMigrationPlan:
+        """Exactly what ``migrate`` would apply or unapply on this tenant, in order."""
+        if self.walks is None:
+            return self._plan_with_executor(connection)
+        applied = set(MigrationRecorder(connection).applied_migrations())
+        for key, migration in self.loader.replacements.items():
+            statuses = [target in applied for target in migration.replaces]
+            if any(statuses) and not all(statuses):
+                return self._plan_with_executor(connection)
+            # As the loader does: a squashed migration counts as applied when all it replaces is.
+            if all(statuses):
+                applied.add(key)
+            else:
+                applied.discard(key)
+        plan = TenantMigrationPlan()
+        for walk in self.walks:
+            if walk.target[1] is None or walk.target in applied:
+                for key in walk.backwards:
+                    if key in applied:
+                        plan.unapply.append(migration_label(key))
+                        applied.discard(key)
+            else:
+                for key in walk.forwards:
+                    if key not in applied:
+                        plan.apply.append(migration_label(key))
+                        applied.add(key)
+        return plan
 
     def pending(self, connection: BaseDatabaseWrapper) -> list[str]:
-        """The tenant's pending migrations, read with the recorder (one or two queries)."""
-        applied = set(MigrationRecorder(connection).applied_migrations())
-        return self.pending_for(applied)
+        """The labels ``plan`` would apply or unapply (unapply entries marked)."""
+        return self.plan(connection).labels()
+
+    def _plan_with_executor(self, connection: BaseDatabaseWrapper) -> TenantMigrationPlan:
+        with migration_scope(tenant=True):
+            executor = MigrationExecutor(connection)
+            targets = resolve_targets(executor.loader, self.app_label, self.migration_name)
+            return plan_from(executor, targets)

@@ -1,10 +1,13 @@
 """``migratealltenants``: every tenant (or a selection), a bounded number at a time, in-process.
 
-Up-to-date tenants are cheap: the list of tenant migrations is computed once from disk
+Takes ``migrate``'s target (``[app_label] [migration_name]``: forwards, backwards, ``zero``)
+and ``--fake`` / ``--fake-initial``, with the same meaning, for every tenant.
+
+Up-to-date tenants are cheap: the migration graph is loaded and walked once for the target
 (:class:`~tenant_app.planning.FleetPlanner`); per tenant one query reads ``django_migrations``,
-and only a tenant with something pending runs ``migratetenant`` (in this process, in a worker
-thread with its own connections). ``--plan --json`` is the operator's discovery/planning Job:
-one ``TenantPlan`` line per tenant (``tenant_app.contract``).
+and only a tenant with something to apply or unapply runs ``migratetenant`` (in this process, in
+a worker thread with its own connections). ``--plan --json`` is the operator's
+discovery/planning Job: one ``TenantPlan`` line per tenant (``tenant_app.contract``).
 """
 
 from __future__ import annotations
@@ -45,14 +48,42 @@ class Outcome:
     exit_code: int = 0
     error: str | None = None
     pending: list[str] = field(default_factory=list)
+    unapply: list[str] = field(default_factory=list)
     report: MigrationReport | None = None
     seconds: float = 0.0
 
 
 class Command(BaseCommand):
-    help = "Migrate every tenant (or --tenant-ids), skipping up-to-date ones cheaply."
+    help = (
+        "Migrate every tenant (or --tenant-ids) to the latest migrations or to a target, "
+        "skipping up-to-date ones cheaply."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        # The target and fake options mean what they mean to `migrate` (and `migratetenant`).
+        parser.add_argument(
+            "app_label",
+            nargs="?",
+            help="App label of an application to synchronize the state.",
+        )
+        parser.add_argument(
+            "migration_name",
+            nargs="?",
+            help="Database state will be brought to the state after that migration. "
+            'Use the name "zero" to unapply all migrations.',
+        )
+        parser.add_argument(
+            "--fake",
+            action="store_true",
+            help="Mark migrations as run without actually running them.",
+        )
+        parser.add_argument(
+            "--fake-initial",
+            action="store_true",
+            help="Detect if tables already exist and fake-apply initial migrations if so. "
+            "Make sure that the current database schema matches your initial migration before "
+            "using this flag.",
+        )
         parser.add_argument("--parallel", type=int, default=1, help="Tenants at once (default 1).")
         parser.add_argument(
             "--continue-on-error",
@@ -73,7 +104,9 @@ class Command(BaseCommand):
             help="Leave out these tenants (comma-separated; repeatable).",
         )
         parser.add_argument(
-            "--plan", action="store_true", help="Show what is pending; apply nothing."
+            "--plan",
+            action="store_true",
+            help="Show what each tenant would apply or unapply; apply nothing.",
         )
         parser.add_argument(
             "--json",
@@ -95,7 +128,8 @@ class Command(BaseCommand):
         self.json, self.plan = options["json"], options["plan"]
         started = time.monotonic()
         selected = self._select(options["tenant_ids"], set(options["exclude"]))
-        planner = FleetPlanner()
+        # Resolving the target fails here, with migrate's own error, before any tenant runs.
+        planner = FleetPlanner(options["app_label"], options["migration_name"])
         if planner.conflicts:
             self._fail(conflicting_migrations())
         outcomes = self._run_all(selected, planner, options)
@@ -176,28 +210,31 @@ class Command(BaseCommand):
         if tenant is None:
             return _failed(tenant_id, unknown_tenant(tenant_id))
         try:
-            pending = planner.pending(connections[tenant_id])
+            plan = planner.plan(connections[tenant_id])
         except OperationalError:
             return _failed(tenant_id, database_unreachable())
         except DatabaseError as exc:
             return Outcome(tenant_id, "failed", ExitCode.MIGRATION_FAILED, first_line(str(exc)))
         if options["plan"]:
-            return Outcome(tenant_id, "planned", pending=pending)
-        if not pending:
+            return Outcome(tenant_id, "planned", pending=plan.apply, unapply=plan.unapply)
+        if not plan:
             return Outcome(tenant_id, "up_to_date")
         command = MigrateTenantCommand(stdout=StringIO(), stderr=StringIO())
         parser = command.create_parser("manage.py", "migratetenant")
-        tenant_options = vars(
-            parser.parse_args(
-                [f"--tenant-id={tenant_id}", "--no-input", "-v", "0", "--skip-checks"]
-            )
-        )
+        args = [f"--tenant-id={tenant_id}", "--no-input", "-v", "0", "--skip-checks"]
+        args += [options[name] for name in ("app_label", "migration_name") if options[name]]
+        args += [
+            flag for flag in ("--fake", "--fake-initial") if options[flag[2:].replace("-", "_")]
+        ]
+        tenant_options = vars(parser.parse_args(args))
         try:
             report = command.run(**tenant_options)
         except (CommandError, SystemExit) as exc:
             return Outcome(tenant_id, "failed", ExitCode.MIGRATION_FAILED, str(exc))
         status = "failed" if report.exit_code else str(report.status)
-        return Outcome(tenant_id, status, report.exit_code, report.error, pending, report)
+        return Outcome(
+            tenant_id, status, report.exit_code, report.error, plan.apply, plan.unapply, report
+        )
 
     def _progress(self, index: int, total: int, outcome: Outcome) -> None:
         if self.json:
@@ -208,7 +245,7 @@ class Command(BaseCommand):
         label = {
             "applied": self.style.SUCCESS("OK"),
             "up_to_date": "up to date",
-            "planned": f"{len(outcome.pending)} pending" if outcome.pending else "up to date",
+            "planned": f"{steps} pending" if (steps := _steps(outcome)) else "up to date",
             "failed": self.style.ERROR(f"FAILED (exit {outcome.exit_code})"),
         }[outcome.status]
         self.stdout.write(
@@ -219,6 +256,8 @@ class Command(BaseCommand):
         if outcome.status == "planned":
             for name in outcome.pending:
                 self.stdout.write(f"    {name}.py")
+            for name in outcome.unapply:
+                self.stdout.write(f"    {name}.py (unapply)")
 
     def _summary(self, outcomes: list[Outcome], seconds: float, plan: bool) -> None:
         counts = {
@@ -233,7 +272,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"summary": summary}, separators=(",", ":")))
             return
         if plan:
-            with_pending = sum(1 for o in outcomes if o.status == "planned" and o.pending)
+            with_pending = sum(1 for o in outcomes if o.status == "planned" and _steps(o))
             parts = [f"{with_pending} with pending migrations", f"{counts['failed']} failed"]
         else:
             parts = [
@@ -248,6 +287,10 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"Failed tenants: {', '.join(failed)}"))
 
 
+def _steps(outcome: Outcome) -> int:
+    return len(outcome.pending) + len(outcome.unapply)
+
+
 def _failed(tenant_id: str, error: TenantCommandError) -> Outcome:
     return Outcome(tenant_id, "failed", error.exit_code, error.summary)
 
@@ -257,7 +300,7 @@ def _json_line(outcome: Outcome, plan: bool) -> str:
         return json.dumps({"skipped": outcome.tenant_id})
     if plan:
         return TenantPlan(
-            outcome.tenant_id, outcome.pending, outcome.exit_code, outcome.error
+            outcome.tenant_id, outcome.pending, outcome.exit_code, outcome.error, outcome.unapply
         ).to_line()
     if outcome.report is not None:
         return outcome.report.to_line()
