@@ -87,15 +87,16 @@ class JobSpecBuilder:
         )
 
     def plan_job(self, attempt: int) -> dict[str, Any]:
-        """The discovery and planning Job: ``migratealltenants --plan --json``."""
+        """The discovery and planning Job: ``migratealltenants --plan --json [target]``."""
         args = ["migratealltenants", "--plan", "--json"]
         tenants = self.spec.tenants
         if tenants.ids:
             args.append("--tenant-ids=" + ",".join(tenants.ids))
         elif tenants.exclude:
             args.append("--exclude=" + ",".join(tenants.exclude))
-        # No migrate target here: migratealltenants plans every pending migration; with a
-        # target, next_actions runs every tenant's Job and lets migratetenant decide.
+        # The same target and flags as each tenant's Job, so the plan is exact for it (what
+        # would be applied or unapplied) and tenants already at the target need no Job.
+        args += self.spec.migrate.command_args()
         return self._job(
             name=plan_job_name(self.name, self.uid, attempt),
             role=JobRole.PLAN,

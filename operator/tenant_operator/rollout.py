@@ -163,7 +163,6 @@ def _freeze(spec: MigrationSpec, table: TenantTable, plans: tuple[TenantPlan, ..
     needs: list[str] = []
     failures: list[Failure] = []
     pending: Counter[str] = Counter()
-    targeted = spec.migrate.appLabel is not None
     for tenant in order:
         plan = by_id.get(tenant)
         refused = plan is not None and (
@@ -174,12 +173,14 @@ def _freeze(spec: MigrationSpec, table: TenantTable, plans: tuple[TenantPlan, ..
             failures.append(
                 Failure(tenant, plan.exit_code, exit_reason(plan.exit_code), plan.error or "", None)
             )
-        elif plan is None or plan.exit_code != 0 or plan.pending or targeted:
-            # Not planned, planning hit a transient error, or a target the plan cannot judge
-            # (the plan lists forward migrations only; `users zero` goes backwards): run the Job.
+        elif plan is None or not plan.up_to_date:
+            # Something to apply or unapply (the plan is exact for spec.migrate's target),
+            # not planned, or planning hit a transient error: run the Job.
             states.append(TenantState.PENDING.value)
             needs.append(tenant)
-            pending.update(plan.pending if plan else ())
+            if plan is not None:
+                pending.update(plan.pending)
+                pending.update(f"{label} (unapply)" for label in plan.unapply)
         else:
             states.append(TenantState.UP_TO_DATE.value)
     return replace(

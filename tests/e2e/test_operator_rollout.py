@@ -28,7 +28,16 @@ from operator_harness import (
 )
 
 pytestmark = pytest.mark.e2e
-WATCHED = ["tm-canary", "tm-all", "tm-dryrun", "tm-halt", "tm-pacing", "tm-delete", "tm-restart"]
+WATCHED = [
+    "tm-canary",
+    "tm-all",
+    "tm-target",
+    "tm-dryrun",
+    "tm-halt",
+    "tm-pacing",
+    "tm-delete",
+    "tm-restart",
+]
 # Watched by two replicas of their own (the chart's RBAC covers it; the module's operator not).
 REPLICAS_NAMESPACE = "tm-replicas"
 NAMESPACES = [*WATCHED, REPLICAS_NAMESPACE]
@@ -191,6 +200,40 @@ def test_all_tenants_minus_excluded_skip_the_up_to_date_ones(devcluster, operato
     assert migrated == ["acme", "initech"]  # globex was up to date: no pod at all
     pending = pending_by_tenant(env)
     assert pending["dev"] and not pending["acme"] and not pending["initech"]
+
+
+def test_a_target_runs_jobs_only_for_tenants_not_at_it(devcluster, operator, tmp_path):
+    ns, env = "tm-target", sqlite_env(tmp_path)
+    create_tenants(env, "acme", "globex", "initech")
+    for args in (["--tenant-id=acme", "users", "0001"], ["--tenant-id=globex"]):
+        assert manage("migratetenant", "--no-input", *args, env=env).returncode == 0
+    apply(
+        devcluster,
+        ns,
+        "back-to-0001",
+        {
+            "tenants": {"ids": ["acme", "globex", "initech"]},
+            "migrate": {"appLabel": "users", "migrationName": "0001"},
+            "rollout": {"maxConcurrent": 3},
+            "jobTemplate": {"env": env_list(env)},
+        },
+    )
+    status = wait_phase(devcluster, ns, "back-to-0001", "Succeeded", "Failed", "Halted")
+    assert status["phase"] == "Succeeded", status
+    assert status["tenants"]["upToDate"] == 1 and status["tenants"]["succeeded"] == 3
+    assert sorted(status["plan"], key=lambda entry: entry["migration"]) == [
+        {"migration": "users/0001_initial", "tenants": 1},
+        {"migration": "users/0002_alter_user_email (unapply)", "tenants": 1},
+    ]
+    migrated = sorted(
+        j["metadata"]["labels"]["tenantops.dev/tenant"]
+        for j in migrate_jobs(devcluster, ns, "back-to-0001")
+    )
+    assert migrated == ["globex", "initech"]  # acme was at the target already: no pod at all
+    # Every tenant now lacks exactly users/0002 (and initech the apps it never had).
+    pending = pending_by_tenant(env)
+    assert all("users/0002_alter_user_email" in pending[t] for t in ("acme", "globex", "initech"))
+    assert "products/0001_initial" not in pending["globex"]
 
 
 def test_dry_run_records_the_plan_and_applies_nothing(devcluster, operator, pg_control):

@@ -142,6 +142,22 @@ def test_plan_job_lists_explicit_ids_or_excludes():
     ]
 
 
+def test_plan_job_plans_for_the_migrate_target_and_flags():
+    job = builder(
+        migrate={"appLabel": "users", "migrationName": "zero", "fake": True, "fakeInitial": True}
+    ).plan_job(0)
+    assert container(job)["command"][2:] == [
+        "migratealltenants",
+        "--plan",
+        "--json",
+        "--tenant-ids=acme,globex",
+        "users",
+        "zero",
+        "--fake",
+        "--fake-initial",
+    ]
+
+
 @pytest.mark.parametrize("migration", ["r", "release-" + "x" * 80])
 def test_job_names_are_deterministic_short_and_distinct_per_attempt(migration):
     tenant = "t" * 63

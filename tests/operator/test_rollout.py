@@ -483,11 +483,56 @@ def test_a_plan_job_that_failed_after_a_complete_plan_still_freezes_it(make_roll
     assert rollout.phase == "Running" and rollout.running_tenants() == ["acme"]
 
 
-def test_a_migrate_target_runs_every_tenant_because_the_plan_cannot_judge_it(make_rollout):
+def test_a_migrate_target_skips_tenants_the_plan_finds_already_at_it(make_rollout):
     rollout = make_rollout(
-        migrate={"appLabel": "users", "migrationName": "zero"}, rollout={"maxConcurrent": 3}
+        tenants={"ids": ["acme", "globex", "initech"]},
+        migrate={"appLabel": "users", "migrationName": "0001"},
+        rollout={"maxConcurrent": 3},
     )
     rollout.reconcile()
-    rollout.finish_plan([TenantPlan(t, []) for t in ("acme", "globex", "initech")])
+    unapply = ["users/0002_alter_user_email"]
+    rollout.finish_plan(
+        [
+            TenantPlan("acme", [], unapply=unapply),
+            TenantPlan("globex", []),
+            TenantPlan("initech", ["users/0001_initial"]),
+        ]
+    )
     rollout.reconcile()
-    assert rollout.running_tenants() == ["acme", "globex", "initech"]
+    assert rollout.running_tenants() == ["acme", "initech"]
+    assert rollout.counts["upToDate"] == 1 and rollout.counts["pending"] == 0
+    assert rollout.status["plan"] == [
+        {"migration": "users/0001_initial", "tenants": 1},
+        {"migration": "users/0002_alter_user_email (unapply)", "tenants": 1},
+    ]
+    rollout.succeed("acme")
+    rollout.succeed("initech")
+    rollout.reconcile()
+    assert rollout.phase == "Succeeded" and migrate_jobs(rollout) == ["acme", "initech"]
+
+
+def test_a_migrate_target_every_tenant_is_at_needs_no_migrate_job(make_rollout):
+    rollout = make_rollout(
+        tenants={"ids": ["acme", "globex"]}, migrate={"appLabel": "users", "migrationName": "zero"}
+    )
+    rollout.reconcile()
+    rollout.finish_plan([TenantPlan(t, []) for t in ("acme", "globex")])
+    rollout.reconcile()
+    assert migrate_jobs(rollout) == [] and rollout.phase == "Succeeded"
+    assert rollout.status["plan"] == []
+
+
+def test_dry_run_with_a_target_reports_tenants_to_unapply(make_rollout):
+    rollout = make_rollout(
+        tenants={"ids": ["acme", "globex"]},
+        migrate={"appLabel": "users", "migrationName": "zero"},
+        dryRun=True,
+    )
+    rollout.reconcile()
+    rollout.finish_plan(
+        [TenantPlan("acme", [], unapply=["users/0001_initial"]), TenantPlan("globex", [])]
+    )
+    rollout.reconcile()
+    assert migrate_jobs(rollout) == [] and rollout.phase == "Succeeded"
+    assert rollout.status["plan"] == [{"migration": "users/0001_initial (unapply)", "tenants": 1}]
+    assert any("Dry run: 1 of 2 tenant(s)" in c["message"] for c in rollout.status["conditions"])
