@@ -405,6 +405,17 @@ def test_a_restarted_operator_resumes_without_running_any_tenant_twice(
     assert all(not pending for pending in pending_by_tenant(env).values())
 
 
+def peers_of(cluster, namespace: str) -> dict:
+    """The live replicas kopf recorded in the namespace's peering object."""
+    return dict(cluster.get("kopfpeerings.kopf.dev", RELEASE, "-n", namespace).get("status") or {})
+
+
+def is_active(log: str) -> bool:
+    """Whether the replica's last word on peering was to resume (kopf starts paused)."""
+    resumed = log.rfind("Resuming operations after the pause")
+    return resumed > log.rfind("Pausing operations")
+
+
 def test_two_replicas_with_peering_elect_one_and_never_both_act(devcluster, operator, tmp_path):
     ns, env = REPLICAS_NAMESPACE, sqlite_env(tmp_path)
     tenants = ["q1", "q2", "q3", "q4"]
@@ -416,11 +427,14 @@ def test_two_replicas_with_peering_elect_one_and_never_both_act(devcluster, oper
         for i in range(2)
     ]
     try:
+        # kopf starts every replica paused; the one with the highest priority resumes, the
+        # other stays paused (or pauses again when it meets the higher one).
         devcluster.wait_until(
             lambda: (
-                sum("Pausing operations in favour of" in r.log.read_text() for r in replicas) == 1
+                len(peers_of(devcluster, ns)) == 2
+                and sum(is_active(r.log.read_text()) for r in replicas) == 1
             ),
-            what="one replica standing by for the other",
+            what="both replicas in the peering object, exactly one of them active",
         )
         apply(
             devcluster,
