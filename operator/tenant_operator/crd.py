@@ -353,7 +353,9 @@ def status_schema() -> dict[str, Any]:
             },
             "plan": {
                 "type": "array",
-                "description": "Pending migrations and how many tenants need each.",
+                "description": "Each migration the rollout applies (`users/0002_alter_user_email`) "
+                "or unapplies (`users/0002_alter_user_email (unapply)`, for a backwards "
+                "spec.migrate target), with how many tenants need it.",
                 "items": {
                     "type": "object",
                     "properties": {"migration": {"type": "string"}, "tenants": count},
