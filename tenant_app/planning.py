@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
 from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import AmbiguityError, MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
-from tenant_app.scope import migration_scope
+from tenant_app.scope import TENANT_SETTINGS_KEY, migration_scope
 
 Key = tuple[str, str]
 Target = tuple[str, str | None]
@@ -150,10 +152,21 @@ class FleetPlanner:
         if self.walks is None:
             return self._plan_with_executor(connection)
         applied = set(MigrationRecorder(connection).applied_migrations())
+        plan = self.plan_applied(applied)
+        return self._plan_with_executor(connection) if plan is None else plan
+
+    def plan_applied(self, applied: set[Key]) -> TenantMigrationPlan | None:
+        """The plan for a tenant whose ``django_migrations`` holds ``applied`` (changed here).
+
+        ``None`` when the shared graph cannot answer (a replaced migration as the target, a
+        partly applied squash): then the tenant needs its own executor, :meth:`plan` does that.
+        """
+        if self.walks is None:
+            return None
         for key, migration in self.loader.replacements.items():
             statuses = [target in applied for target in migration.replaces]
             if any(statuses) and not all(statuses):
-                return self._plan_with_executor(connection)
+                return None
             # As the loader does: a squashed migration counts as applied when all it replaces is.
             if all(statuses):
                 applied.add(key)
@@ -173,6 +186,27 @@ class FleetPlanner:
                         applied.add(key)
         return plan
 
+    def plan_schemas(self, schemas: dict[str, str]) -> dict[str, TenantMigrationPlan]:
+        """Plans of schema-isolated tenants (``{tenant_id: schema}``), read over the control
+        connection: a few queries for a whole batch instead of a connection per tenant.
+
+        Returns the tenants it could plan; a tenant left out (the shared graph cannot answer
+        for it, or a batch query failed, e.g. a schema that vanished) is planned one by one
+        with :meth:`plan` on its own connection, which reports its error as before.
+        """
+        plans: dict[str, TenantMigrationPlan] = {}
+        if self.walks is None or not schemas:
+            return plans
+        try:
+            applied = read_applied_in_schemas(connections[DEFAULT_DB_ALIAS], schemas)
+        except DatabaseError:
+            return plans
+        for tenant_id, keys in applied.items():
+            plan = self.plan_applied(keys)
+            if plan is not None:
+                plans[tenant_id] = plan
+        return plans
+
     def pending(self, connection: BaseDatabaseWrapper) -> list[str]:
         """The labels ``plan`` would apply or unapply (unapply entries marked)."""
         return self.plan(connection).labels()
@@ -182,3 +216,78 @@ class FleetPlanner:
             executor = MigrationExecutor(connection)
             targets = resolve_targets(executor.loader, self.app_label, self.migration_name)
             return plan_from(executor, targets)
+
+
+# Schemas per query of :func:`read_applied_in_schemas`: one statement of a few hundred
+# ``UNION ALL`` branches stays well below PostgreSQL's limits and plans in a few milliseconds.
+SCHEMA_BATCH = 250
+
+
+def schema_of_alias(alias: str) -> str | None:
+    """The schema behind a tenant alias whose connection is the control database's plus a
+    ``search_path`` (schema isolation); ``None`` for any other alias."""
+    entry = connections.settings[alias]
+    control = connections.settings[DEFAULT_DB_ALIAS]
+    marker = entry.get(TENANT_SETTINGS_KEY) or {}
+    if marker.get("isolation") != "schema" or "postgresql" not in control["ENGINE"]:
+        return None
+    same = ("ENGINE", "NAME", "HOST", "PORT", "USER")
+    if any(entry.get(key) != control.get(key) for key in same):
+        return None
+    return str(marker["db_name"])
+
+
+def read_applied_in_schemas(
+    connection: BaseDatabaseWrapper, schemas: dict[str, str], batch: int = SCHEMA_BATCH
+) -> dict[str, set[Key]]:
+    """Every tenant's ``django_migrations`` rows, ``{tenant_id: {(app, name), ...}}``, read
+    over one (the control) connection: what ``MigrationRecorder.applied_migrations`` returns
+    on the tenant's own connection, a schema without the table (or without the schema itself)
+    meaning nothing applied.
+
+    One query finds which schemas have the table, then one ``UNION ALL`` query per ``batch``
+    schemas reads them. Schema names reach SQL only through ``quote_name``; tenant ids and
+    schema names as values are parameters. Raises ``DatabaseError`` as the queries do.
+    """
+    applied: dict[str, set[Key]] = {tenant_id: set() for tenant_id in schemas}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p', 'v') "
+            "AND n.nspname = ANY(%s)",
+            [sorted(set(schemas.values()))],
+        )
+        with_table = {row[0] for row in cursor.fetchall()}
+        present = [(t, s) for t, s in schemas.items() if s in with_table]
+        for start in range(0, len(present), batch):
+            chunk = present[start : start + batch]
+            statement = " UNION ALL ".join(
+                f"SELECT %s, app, name FROM {_table(connection, schema)}" for _, schema in chunk
+            )
+            cursor.execute(statement, [tenant_id for tenant_id, _ in chunk])
+            for tenant_id, app, name in cursor.fetchall():
+                applied[tenant_id].add((app, name))
+    return applied
+
+
+def schema_tenants(aliases: Iterable[str]) -> dict[str, str]:
+    """``{alias: schema}`` for the aliases :func:`schema_of_alias` can read over the control
+    connection."""
+    found = {}
+    for alias in aliases:
+        schema = schema_of_alias(alias)
+        if schema is not None:
+            found[alias] = schema
+    return found
+
+
+def _table(connection: BaseDatabaseWrapper, schema: str) -> str:
+    """``"schema"."django_migrations"``, quoted by psycopg (any character is safe)."""
+    try:
+        from psycopg import sql
+    except ImportError:  # psycopg2: Django's quote_name, for names without a double quote
+        if '"' in schema:
+            raise DatabaseError(f"Cannot quote the schema name {schema!r}.") from None
+        return f"{connection.ops.quote_name(schema)}.django_migrations"
+    return sql.Identifier(schema, "django_migrations").as_string(connection.connection)

@@ -34,7 +34,7 @@ from tenant_app.errors import (
 )
 from tenant_app.management.commands.migratetenant import Command as MigrateTenantCommand
 from tenant_app.models import Tenant
-from tenant_app.planning import FleetPlanner
+from tenant_app.planning import SCHEMA_BATCH, FleetPlanner, TenantMigrationPlan, schema_tenants
 from tenant_app.registry import TenantRegistry, TenantRegistryError
 from tenant_app.scope import migration_scope
 
@@ -169,15 +169,34 @@ class Command(BaseCommand):
         outcomes: list[Outcome] = []
         total = len(selected)
         with migration_scope(tenant=True), ThreadPoolExecutor(options["parallel"]) as pool:
-            futures = [
-                pool.submit(self._one, tenant_id, tenant, planner, options, stop)
-                for tenant_id, tenant in selected
-            ]
+            futures = []
+            # Schema tenants are planned a batch at a time over the control connection (here, in
+            # this thread), the batch just before its tenants are queued; the rest one by one.
+            for start in range(0, total, SCHEMA_BATCH):
+                chunk = selected[start : start + SCHEMA_BATCH]
+                plans = self._plan_schemas(chunk, planner, stop)
+                futures += [
+                    pool.submit(
+                        self._one, tenant_id, tenant, planner, options, stop, plans.get(tenant_id)
+                    )
+                    for tenant_id, tenant in chunk
+                ]
             for future in as_completed(futures):
                 outcome = future.result()
                 outcomes.append(outcome)
                 self._progress(len(outcomes), total, outcome)
         return outcomes
+
+    def _plan_schemas(
+        self,
+        chunk: list[tuple[str, Tenant | None]],
+        planner: FleetPlanner,
+        stop: threading.Event,
+    ) -> dict[str, TenantMigrationPlan]:
+        if stop.is_set():
+            return {}
+        schemas = schema_tenants(tenant_id for tenant_id, tenant in chunk if tenant is not None)
+        return planner.plan_schemas(schemas)
 
     def _one(
         self,
@@ -186,17 +205,19 @@ class Command(BaseCommand):
         planner: FleetPlanner,
         options: dict[str, Any],
         stop: threading.Event,
+        plan: TenantMigrationPlan | None = None,
     ) -> Outcome:
         if stop.is_set():
             return Outcome(tenant_id, "skipped")
         started = time.monotonic()
         try:
-            outcome = self._check_and_migrate(tenant_id, tenant, planner, options)
+            outcome = self._check_and_migrate(tenant_id, tenant, planner, options, plan)
         finally:
-            # Worker threads are reused: never keep one connection per tenant open.
-            for alias in (tenant_id, DEFAULT_DB_ALIAS):
-                if alias in connections.settings:
-                    connections[alias].close()
+            # Worker threads are reused: never keep one connection per tenant open (and never
+            # create one just to close it: a tenant planned in a batch has none).
+            for connection in connections.all(initialized_only=True):
+                if connection.alias in (tenant_id, DEFAULT_DB_ALIAS):
+                    connection.close()
         outcome.seconds = time.monotonic() - started
         # Set here, in the worker, so the next tenant queued on this worker already sees it.
         # A plan is read-only: planning every tenant is the point even when some fail.
@@ -205,12 +226,18 @@ class Command(BaseCommand):
         return outcome
 
     def _check_and_migrate(
-        self, tenant_id: str, tenant: Tenant | None, planner: FleetPlanner, options: dict[str, Any]
+        self,
+        tenant_id: str,
+        tenant: Tenant | None,
+        planner: FleetPlanner,
+        options: dict[str, Any],
+        plan: TenantMigrationPlan | None,
     ) -> Outcome:
         if tenant is None:
             return _failed(tenant_id, unknown_tenant(tenant_id))
         try:
-            plan = planner.plan(connections[tenant_id])
+            if plan is None:
+                plan = planner.plan(connections[tenant_id])
         except OperationalError:
             return _failed(tenant_id, database_unreachable())
         except DatabaseError as exc:
