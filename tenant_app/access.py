@@ -9,12 +9,17 @@ from tenant_app.models import Tenant
 from tenant_app.registry import TenantRegistry, TenantRegistryError
 
 
-def connect_tenant(tenant_id: str, registry: TenantRegistry | None = None) -> Tenant:
-    """Look the tenant up, register its alias and open its connection.
+def connect_tenant(
+    tenant_id: str, registry: TenantRegistry | None = None, tenant: Tenant | None = None
+) -> Tenant:
+    """Look the tenant up (unless the caller has it: ``tenant``), register its alias and open
+    its connection.
 
     Raises ``TenantCommandError`` with the DESIGN.md message and exit code.
     """
     registry = registry or TenantRegistry()
+    if tenant is not None:
+        return _connect(registry, tenant)
     try:
         tenant = registry.find(tenant_id)
     except TenantRegistryError as exc:
@@ -25,6 +30,10 @@ def connect_tenant(tenant_id: str, registry: TenantRegistry | None = None) -> Te
         raise registry_unavailable(str(exc)) from exc
     if tenant is None:
         raise unknown_tenant(tenant_id)
+    return _connect(registry, tenant)
+
+
+def _connect(registry: TenantRegistry, tenant: Tenant) -> Tenant:
     alias = registry.register_alias(tenant)
     try:
         connections[alias].ensure_connection()

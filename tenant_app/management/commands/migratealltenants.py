@@ -126,6 +126,9 @@ class Command(BaseCommand):
         if options["parallel"] < 1:
             raise CommandError("--parallel must be at least 1.")
         self.json, self.plan = options["json"], options["plan"]
+        self._options_lock = threading.Lock()
+        self._parsed_options: dict[str, Any] | None = None
+        self._control_connections: set[Any] = set()
         started = time.monotonic()
         selected = self._select(options["tenant_ids"], set(options["exclude"]))
         # Resolving the target fails here, with migrate's own error, before any tenant runs.
@@ -181,11 +184,25 @@ class Command(BaseCommand):
                     )
                     for tenant_id, tenant in chunk
                 ]
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes.append(outcome)
-                self._progress(len(outcomes), total, outcome)
+            try:
+                for future in as_completed(futures):
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    self._progress(len(outcomes), total, outcome)
+            finally:
+                pool.shutdown()
+                self._close_control()
         return outcomes
+
+    def _close_control(self) -> None:
+        """Close the workers' control connections (their threads are done with them)."""
+        for connection in self._control_connections:
+            connection.inc_thread_sharing()
+            try:
+                connection.close()
+            finally:
+                connection.dec_thread_sharing()
+        self._control_connections.clear()
 
     def _plan_schemas(
         self,
@@ -214,11 +231,18 @@ class Command(BaseCommand):
             outcome = self._check_and_migrate(tenant_id, tenant, planner, options, plan)
         finally:
             # Worker threads are reused: never keep one connection per tenant open (and never
-            # create one just to close it: a tenant planned in a batch has none).
+            # create one just to close it: a tenant planned in a batch has none). The worker's
+            # control connection (registry, locks) stays open for its next tenant, unless
+            # something failed, and is closed once the fleet is done (_close_control).
             for connection in connections.all(initialized_only=True):
-                if connection.alias in (tenant_id, DEFAULT_DB_ALIAS):
+                if connection.alias == tenant_id:
                     connection.close()
+                elif connection.alias == DEFAULT_DB_ALIAS:
+                    with self._options_lock:
+                        self._control_connections.add(connection)
         outcome.seconds = time.monotonic() - started
+        if outcome.status == "failed":
+            connections[DEFAULT_DB_ALIAS].close()
         # Set here, in the worker, so the next tenant queued on this worker already sees it.
         # A plan is read-only: planning every tenant is the point even when some fail.
         if outcome.status == "failed" and not (options["continue_on_error"] or self.plan):
@@ -247,13 +271,8 @@ class Command(BaseCommand):
         if not plan:
             return Outcome(tenant_id, "up_to_date")
         command = MigrateTenantCommand(stdout=StringIO(), stderr=StringIO())
-        parser = command.create_parser("manage.py", "migratetenant")
-        args = [f"--tenant-id={tenant_id}", "--no-input", "-v", "0", "--skip-checks"]
-        args += [options[name] for name in ("app_label", "migration_name") if options[name]]
-        args += [
-            flag for flag in ("--fake", "--fake-initial") if options[flag[2:].replace("-", "_")]
-        ]
-        tenant_options = vars(parser.parse_args(args))
+        tenant_options = {**self._tenant_options(options), "tenant_id": tenant_id}
+        command.for_fleet(tenant, plan.labels())
         try:
             report = command.run(**tenant_options)
         except (CommandError, SystemExit) as exc:
@@ -262,6 +281,21 @@ class Command(BaseCommand):
         return Outcome(
             tenant_id, status, report.exit_code, report.error, plan.apply, plan.unapply, report
         )
+
+    def _tenant_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``migratetenant``'s options for every tenant of this run (parsed once)."""
+        with self._options_lock:
+            if self._parsed_options is None:
+                parser = MigrateTenantCommand().create_parser("manage.py", "migratetenant")
+                args = ["--tenant-id=x", "--no-input", "-v", "0", "--skip-checks"]
+                args += [options[name] for name in ("app_label", "migration_name") if options[name]]
+                args += [
+                    flag
+                    for flag in ("--fake", "--fake-initial")
+                    if options[flag[2:].replace("-", "_")]
+                ]
+                self._parsed_options = vars(parser.parse_args(args))
+            return self._parsed_options
 
     def _progress(self, index: int, total: int, outcome: Outcome) -> None:
         if self.json:

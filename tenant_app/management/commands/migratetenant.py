@@ -31,6 +31,7 @@ from tenant_app.errors import (
     no_privilege,
 )
 from tenant_app.locking import tenant_lock
+from tenant_app.models import Tenant
 from tenant_app.planning import migration_label, resolve_targets
 from tenant_app.report import report_path, write_report
 from tenant_app.scope import migration_scope
@@ -41,6 +42,18 @@ class Command(MigrateCommand):
         "Apply (or plan, fake, unapply) the migrations of one tenant. Takes every option of "
         "'migrate'; --database is the tenant's own and cannot be given."
     )
+
+    # Set by ``migratealltenants`` (:meth:`for_fleet`), never from the command line: what the
+    # fleet run already knows, so each tenant does not look it up or work it out again.
+    _known_tenant: Tenant | None = None
+    _known_plan: list[str] | None = None
+
+    def for_fleet(self, tenant: Tenant, planned: list[str]) -> Command:
+        """Run for a tenant of a fleet: ``tenant`` as loaded from the registry, ``planned``
+        as :class:`~tenant_app.planning.FleetPlanner` planned it (``labels()``); the fleet has
+        checked for conflicting migrations. Returns the command."""
+        self._known_tenant, self._known_plan = tenant, planned
+        return self
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -125,10 +138,13 @@ class Command(MigrateCommand):
     def _run_tenant(self, tenant_id: str, args: tuple[Any, ...], options: dict[str, Any]) -> None:
         if options.get("database", DEFAULT_DB_ALIAS) not in (DEFAULT_DB_ALIAS, tenant_id):
             raise CommandError("--database cannot be used: the tenant decides the database.")
-        self.tenant = connect_tenant(tenant_id)
+        self.tenant = connect_tenant(tenant_id, tenant=self._known_tenant)
         options["database"] = tenant_id
         with migration_scope(tenant=True):
-            if MigrationLoader(None, ignore_no_migrations=True).detect_conflicts():
+            if (
+                self._known_tenant is None
+                and MigrationLoader(None, ignore_no_migrations=True).detect_conflicts()
+            ):
                 raise conflicting_migrations()
             with tenant_lock(tenant_id):
                 try:
@@ -154,7 +170,10 @@ class Command(MigrateCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         connection = connections[options["database"]]
-        self._planned = self._plan(connection, options)
+        if self._known_plan is not None:
+            self._planned = list(self._known_plan)
+        else:
+            self._planned = self._plan(connection, options)
         if options["plan"]:
             self._print_plan(options)
             return
