@@ -234,12 +234,11 @@ class Command(BaseCommand):
             # create one just to close it: a tenant planned in a batch has none). The worker's
             # control connection (registry, locks) stays open for its next tenant, unless
             # something failed, and is closed once the fleet is done (_close_control).
-            for connection in connections.all(initialized_only=True):
-                if connection.alias == tenant_id:
-                    connection.close()
-                elif connection.alias == DEFAULT_DB_ALIAS:
-                    with self._options_lock:
-                        self._control_connections.add(connection)
+            if (tenant_connection := _open_in_this_thread(tenant_id)) is not None:
+                tenant_connection.close()
+            if (control := _open_in_this_thread(DEFAULT_DB_ALIAS)) is not None:
+                with self._options_lock:
+                    self._control_connections.add(control)
         outcome.seconds = time.monotonic() - started
         if outcome.status == "failed":
             connections[DEFAULT_DB_ALIAS].close()
@@ -346,6 +345,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Summary: {len(outcomes)} tenants: {', '.join(parts)} ({seconds:.1f}s).")
         if failed:
             self.stdout.write(self.style.ERROR(f"Failed tenants: {', '.join(failed)}"))
+
+
+def _open_in_this_thread(alias: str) -> Any:
+    """This thread's connection object of ``alias`` if it made one, else ``None``.
+
+    Not ``connections.all(initialized_only=True)``: that walks every registered alias (the
+    whole fleet) for each tenant.
+    """
+    return getattr(connections._connections, alias, None)  # type: ignore[attr-defined]
 
 
 def _steps(outcome: Outcome) -> int:
