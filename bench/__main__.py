@@ -26,6 +26,13 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
+def _history_list(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError("a comma-separated list of integers >= 0")
+    return list(dict.fromkeys(values))
+
+
 def _int_list(text: str) -> list[int]:
     values = [int(part) for part in text.split(",") if part.strip()]
     if not values or min(values) < 1:
@@ -79,6 +86,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sqlite, postgresql or both (env BENCH_BACKENDS; default both). PostgreSQL is "
         "skipped, with a line saying why, when no server can be started.",
     )
+    parser.add_argument(
+        "--history",
+        type=_history_list,
+        default=_history_list(os.environ.get("BENCH_HISTORY") or "0,100"),
+        help="Migration histories of the up-to-date fleet, comma-separated (env BENCH_HISTORY; "
+        "default 0,100): 0 is the example project as is (4 migrations), K adds a generated "
+        "tenant app with K small migrations (bench/history.py). The fresh fleets use the "
+        "first value.",
+    )
     args = parser.parse_args(argv)
     if min(args.tenants, args.fresh_tenants, args.repeats) < 1:
         parser.error("--tenants, --fresh-tenants and --repeats must be at least 1")
@@ -86,15 +102,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @contextmanager
-def open_store(backend: str) -> Iterator[FleetStore]:
-    """The fleet store of a backend; PostgreSQL starts (and later stops) its own server."""
+def open_stores(backend: str, histories: list[int]) -> Iterator[list[FleetStore]]:
+    """A fleet store per history on a backend; PostgreSQL starts (and later stops) its own
+    server, shared by the stores."""
     with ExitStack() as stack:
-        if backend == "sqlite":
-            store: FleetStore = SqliteStore()
-        else:
-            store = PostgresStore(stack.enter_context(throwaway_postgres()))
-        stack.callback(store.close)
-        yield store
+        server = None if backend == "sqlite" else stack.enter_context(throwaway_postgres())
+        stores: list[FleetStore] = []
+        for history in histories:
+            store: FleetStore = (
+                SqliteStore(history) if server is None else PostgresStore(server, history)
+            )
+            stack.callback(store.close)
+            stores.append(store)
+        yield stores
 
 
 def run_backend(
@@ -102,11 +122,12 @@ def run_backend(
 ) -> list[Comparison]:
     """Every scenario on one backend; prints each result line as soon as it is known."""
     found: list[Comparison] = []
-    with open_store(backend) as store:
-        comparison = scenarios.up_to_date(store, args.tenants, args.repeats)
-        found.append(comparison)
-        emit(report.time_line(comparison))
-        fresh = scenarios.fresh(store, args.fresh_tenants, args.repeats, args.parallel)
+    with open_stores(backend, args.history) as stores:
+        for store in stores:
+            comparison = scenarios.up_to_date(store, args.tenants, args.repeats)
+            found.append(comparison)
+            emit(report.time_line(comparison))
+        fresh = scenarios.fresh(stores[0], args.fresh_tenants, args.repeats, args.parallel)
         found.extend(fresh)
         for comparison in fresh:
             emit(report.time_line(comparison))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench import history as synthetic
 from bench.django_env import EXAMPLE, REPO
 from bench.runner import BenchFailure, Series, run_command
 from bench.stores import Fleet, FleetStore
@@ -63,13 +64,18 @@ def up_to_date(store: FleetStore, tenants: int, repeats: int) -> Comparison:
     fleet = store.copy(tenants)
     try:
         # Untimed: bring the fleet up to date (this also warms the page cache for both sides).
+        # A synthetic history is only recorded (--fake): up to date, neither side touches its
+        # tables, and applying thousands of ALTER TABLEs would only make the benchmark slow.
+        if store.history:
+            run_command([*OURS, synthetic.APP, "--fake", "--parallel=4"], fleet.env, REPO)
         run_command(OURS, fleet.env, REPO)
         for round_ in rounds([ours, peer], repeats):
             for side in round_:
                 side.run(fleet)
     finally:
         store.discard(fleet)
-    return Comparison("up-to-date fleet", "", store.backend, tenants, ours.series, peer.series)
+    variant = f"--history {store.history}" if store.history else ""
+    return Comparison("up-to-date fleet", variant, store.backend, tenants, ours.series, peer.series)
 
 
 def fresh(
@@ -92,9 +98,15 @@ def fresh(
                 side.run(fleet)
             finally:
                 store.discard(fleet)
+    history = f" --history {store.history}" if store.history else ""
     return [
         Comparison(
-            "fresh fleet", f"--parallel {n}", store.backend, tenants, side.series, peer.series
+            "fresh fleet",
+            f"--parallel {n}{history}",
+            store.backend,
+            tenants,
+            side.series,
+            peer.series,
         )
         for n, side in zip(parallels, ours, strict=True)
     ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench import history as synthetic
 from bench.django_env import EXAMPLE, REPO
 from bench.runner import run_command
 
@@ -31,10 +32,17 @@ if TYPE_CHECKING:
 _SCRUBBED = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "TENANT_MIGRATE_REPORT", "PYTHONPATH")
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of every child: ours, the peer's and the fleet builder's alike."""
+def child_env(history_dir: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of every child: ours, the peer's and the fleet builder's alike.
+
+    ``history_dir``: a synthetic migration history (:mod:`bench.history`) to add to the project.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(EXAMPLE)])
+    paths = [str(REPO), str(EXAMPLE)]
+    if history_dir is not None:
+        paths.insert(0, str(history_dir))
+        env["DJANGO_SETTINGS_MODULE"] = synthetic.SETTINGS
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env | extra
 
@@ -53,13 +61,21 @@ class FleetStore(ABC):
     backend = ""
     isolation = ""
 
-    def __init__(self) -> None:
+    def __init__(self, history: int = 0) -> None:
+        """``history``: the length of a synthetic migration history added to the project
+        (:mod:`bench.history`); 0 for the example project as it is."""
         self._templates: dict[int, Fleet] = {}
+        self.history = history
+        self.history_dir = synthetic.generate(history) if history else None
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The children's environment for a fleet of this store."""
+        return child_env(self.history_dir, **extra)
 
     def template(self, tenants: int) -> Fleet:
         """The pristine fleet of this size (created on first use)."""
         if tenants not in self._templates:
-            fleet = self._new_empty(f"bench_tmpl_{tenants}")
+            fleet = self._new_empty(f"bench_tmpl_{tenants}_h{self.history}")
             argv = [sys.executable, "-m", "bench.fleet", f"--tenants={tenants}"]
             run_command([*argv, f"--isolation={self.isolation}"], fleet.env, REPO)
             self._templates[tenants] = fleet
@@ -77,9 +93,10 @@ class FleetStore(ABC):
     def discard(self, fleet: Fleet) -> None:
         """Remove a copy."""
 
-    @abstractmethod
     def close(self) -> None:
         """Remove everything this store created."""
+        if self.history_dir is not None:
+            synthetic.remove(self.history_dir)
 
 
 class SqliteStore(FleetStore):
@@ -88,25 +105,26 @@ class SqliteStore(FleetStore):
     backend = "sqlite"
     isolation = "database"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, history: int = 0) -> None:
+        super().__init__(history)
         self.base = Path(tempfile.mkdtemp(prefix="tenantops-bench-"))
 
     def _new_empty(self, name: str) -> Fleet:
         path = self.base / name
         path.mkdir()
-        return Fleet(name, child_env(TENANTOPS_DATA_DIR=str(path)))
+        return Fleet(name, self.env(TENANTOPS_DATA_DIR=str(path)))
 
     def copy(self, tenants: int) -> Fleet:
         source = Path(self.template(tenants).env["TENANTOPS_DATA_DIR"])
         name = f"fleet_{uuid.uuid4().hex[:10]}"
         shutil.copytree(source, self.base / name)
-        return Fleet(name, child_env(TENANTOPS_DATA_DIR=str(self.base / name)))
+        return Fleet(name, self.env(TENANTOPS_DATA_DIR=str(self.base / name)))
 
     def discard(self, fleet: Fleet) -> None:
         shutil.rmtree(fleet.env["TENANTOPS_DATA_DIR"], ignore_errors=True)
 
     def close(self) -> None:
+        super().close()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -116,13 +134,13 @@ class PostgresStore(FleetStore):
     backend = "postgresql"
     isolation = "schema"
 
-    def __init__(self, server: PostgresServer) -> None:
-        super().__init__()
+    def __init__(self, server: PostgresServer, history: int = 0) -> None:
+        super().__init__(history)
         self.server = server
 
     def _fleet(self, name: str) -> Fleet:
         # With DATABASE_URL the example project touches no local files (locks are advisory).
-        return Fleet(name, child_env(DATABASE_URL=self.server.url_for(name)))
+        return Fleet(name, self.env(DATABASE_URL=self.server.url_for(name)))
 
     def _new_empty(self, name: str) -> Fleet:
         self.server.create_database(name)
@@ -141,4 +159,5 @@ class PostgresStore(FleetStore):
         self.server.drop_database(fleet.name)
 
     def close(self) -> None:
-        """Nothing to do: the copies are discarded one by one, the server goes with its data."""
+        """The copies are discarded one by one, the server goes with its data."""
+        super().close()
