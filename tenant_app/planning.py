@@ -124,8 +124,10 @@ class FleetPlanner:
 
     The migration graph is loaded and walked once, here, for the whole fleet; ``plan(connection)``
     then costs one query per tenant (its ``django_migrations`` rows) and set lookups, no
-    executor: that is what makes up-to-date tenants cheap to skip. The plan is Django's own
-    (``MigrationExecutor.migration_plan``): forwards, backwards, ``zero``. The shared graph is
+    executor: that is what makes up-to-date tenants cheap to skip. ``plan_schemas`` reads
+    those rows for many schema-isolated tenants at once over the control connection.
+    The plan is Django's own (``MigrationExecutor.migration_plan``): forwards, backwards,
+    ``zero``. The shared graph is
     the one Django builds when each squashed migration is applied wholly or not at all; a
     tenant with a partly applied squash (rare) is planned with its own executor, as ``migrate``
     would. Resolving the target raises Django's ``CommandError`` (unknown app label, unknown

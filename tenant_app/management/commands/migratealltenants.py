@@ -4,10 +4,13 @@ Takes ``migrate``'s target (``[app_label] [migration_name]``: forwards, backward
 and ``--fake`` / ``--fake-initial``, with the same meaning, for every tenant.
 
 Up-to-date tenants are cheap: the migration graph is loaded and walked once for the target
-(:class:`~tenant_app.planning.FleetPlanner`); per tenant one query reads ``django_migrations``,
-and only a tenant with something to apply or unapply runs ``migratetenant`` (in this process, in
-a worker thread with its own connections). ``--plan --json`` is the operator's
-discovery/planning Job: one ``TenantPlan`` line per tenant (``tenant_app.contract``).
+(:class:`~tenant_app.planning.FleetPlanner`); per tenant one query reads ``django_migrations``
+(schema tenants: a few hundred at a time in one query over the control connection, no
+connection of their own), and only a tenant with something to apply or unapply runs
+``migratetenant`` (in this process, in a worker thread with its own connections; it is handed
+the tenant and the plan, and the worker's control connection stays open between tenants).
+``--plan --json`` is the operator's discovery/planning Job: one ``TenantPlan`` line per tenant
+(``tenant_app.contract``).
 """
 
 from __future__ import annotations
