@@ -25,8 +25,14 @@ class TenantCommandError(Exception):
 
     @property
     def summary(self) -> str:
-        """The message without the ``Error: `` prefix, on one line (for reports)."""
-        return " ".join(self.lines).removeprefix("Error: ")
+        """The message without the ``Error: `` prefix, on one line (for reports).
+
+        Lines are joined as sentences: ``Cannot connect to tenant database. Check ...``.
+        """
+        sentences = [
+            line if line.endswith((".", "!", "?", ":")) else f"{line}." for line in self.lines
+        ]
+        return " ".join(sentences).removeprefix("Error: ")
 
 
 def unknown_tenant(tenant_id: str) -> TenantCommandError:

@@ -9,6 +9,7 @@ from tenant_app.contract import (
     parse_plan_output,
     parse_result_output,
 )
+from tenant_app.errors import database_unreachable
 
 
 def test_long_report_is_truncated_with_counts_under_4096_bytes() -> None:
@@ -47,3 +48,9 @@ def test_plan_and_result_lines_are_found_among_other_log_lines() -> None:
     )
     assert parse_plan_output(log) == [TenantPlan("acme", ["users/0002_alter_user_email"])]
     assert [r.tenant for r in parse_result_output(log)] == ["globex"]
+
+
+def test_error_summary_reads_as_sentences_on_one_line():
+    assert database_unreachable().summary == (
+        "Cannot connect to tenant database. Check database configuration and connectivity."
+    )
