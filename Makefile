@@ -36,7 +36,7 @@ test-fast: setup postgres
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tenant_app operator/tenant_operator devcluster
+	$(VENV)/bin/mypy tenant_app operator/tenant_operator devcluster bench
 
 bench: setup postgres
 	$(PY) -m bench
