@@ -55,6 +55,15 @@ def test_selection_with_tenant_ids_and_exclude(fleet: Project) -> None:
     assert "globex" not in progress(out)
 
 
+def test_repeated_tenant_ids_add_up_in_order(fleet: Project) -> None:
+    # The operator splits a very long list over several arguments (128 KiB each at most).
+    out = fleet.ok("migratealltenants", "--plan", "--tenant-ids=globex", "--tenant-ids=acme")
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("[")] == [
+        "globex",
+        "acme",
+    ]
+
+
 def test_plan_json_prints_one_tenant_plan_line_per_tenant(fleet: Project) -> None:
     fleet.ok("migratetenant", "--tenant-id=acme", "users", "0001")
     fleet.ok("migratetenant", "--tenant-id=globex")

@@ -96,8 +96,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tenant-ids",
             type=tenant_id_list_argument,
+            action="extend",
             default=None,
-            help="Only these tenants, comma-separated, in this order.",
+            # Repeatable, because one argument is capped at 128 KiB (the operator splits a
+            # 10,000-tenant list over several).
+            help="Only these tenants, comma-separated, in this order (repeatable).",
         )
         parser.add_argument(
             "--exclude",
