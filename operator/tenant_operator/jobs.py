@@ -12,6 +12,7 @@ status, never from logs.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +92,9 @@ class JobSpecBuilder:
         args = ["migratealltenants", "--plan", "--json"]
         tenants = self.spec.tenants
         if tenants.ids:
-            args.append("--tenant-ids=" + ",".join(tenants.ids))
+            args += comma_separated_args("--tenant-ids", tenants.ids)
         elif tenants.exclude:
-            args.append("--exclude=" + ",".join(tenants.exclude))
+            args += comma_separated_args("--exclude", tenants.exclude)
         # The same target and flags as each tenant's Job, so the plan is exact for it (what
         # would be applied or unapplied) and tenants already at the target need no Job.
         args += self.spec.migrate.command_args()
@@ -190,6 +191,26 @@ class JobSpecBuilder:
         }
         pod.update({k: template[k] for k in POD_FIELDS if k in template})
         return pod
+
+
+# Linux caps one argument at 128 KiB (MAX_ARG_STRLEN); 10,000 tenant ids can exceed it.
+MAX_ARG_CHARS = 100_000
+
+
+def comma_separated_args(flag: str, values: Sequence[str], limit: int = MAX_ARG_CHARS) -> list[str]:
+    """``--flag=a,b,c`` split over as many repeated arguments as the per-argument limit needs."""
+    args: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for value in values:
+        if chunk and size + len(value) + 1 > limit - len(flag) - 1:
+            args.append(f"{flag}={','.join(chunk)}")
+            chunk, size = [], 0
+        chunk.append(value)
+        size += len(value) + 1
+    if chunk:
+        args.append(f"{flag}={','.join(chunk)}")
+    return args
 
 
 def restricted_container_security() -> dict[str, Any]:

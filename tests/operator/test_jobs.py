@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tenant_operator.jobs import JobSettings, JobSpecBuilder
+from tenant_operator.jobs import JobSettings, JobSpecBuilder, comma_separated_args
 from tenant_operator.model import MigrationSpec
 from tenant_operator.names import migrate_job_name, plan_job_name
 
@@ -173,3 +173,16 @@ def test_tenants_sharing_a_long_prefix_get_different_job_names():
     a = migrate_job_name("release-42", UID, "customer-" + "a" * 50, 0)
     b = migrate_job_name("release-42", UID, "customer-" + "a" * 49 + "b", 0)
     assert a != b
+
+
+def test_a_huge_tenant_list_is_split_over_arguments_under_the_kernel_limit():
+    ids = [f"tenant-{i:05d}-" + "x" * 50 for i in range(10_000)]
+    args = comma_separated_args("--tenant-ids", ids)
+    assert len(args) > 1
+    assert all(len(arg.encode()) < 128 * 1024 for arg in args)
+    joined = [v for arg in args for v in arg.removeprefix("--tenant-ids=").split(",")]
+    assert joined == ids
+
+
+def test_a_short_tenant_list_is_one_argument():
+    assert comma_separated_args("--exclude", ["dev", "qa"]) == ["--exclude=dev,qa"]
