@@ -33,12 +33,16 @@ sys.stdout.write(json.dumps(counts))
 """
 
 
-@pytest.mark.parametrize(
-    "isolation", ["database", pytest.param("schema", marks=pytest.mark.postgres)]
-)
-def test_fresh_fleet_looks_nothing_up_again(project: Project, isolation: str) -> None:
-    if isolation == "schema" and project.kind != "postgres":
-        pytest.skip("schema isolation needs PostgreSQL")
+def test_fresh_fleet_looks_nothing_up_again(project: Project) -> None:
+    _check_fleet_reuse(project, "database")
+
+
+@pytest.mark.postgres
+def test_fresh_schema_fleet_looks_nothing_up_again(pg_project: Project) -> None:
+    _check_fleet_reuse(pg_project, "schema")
+
+
+def _check_fleet_reuse(project: Project, isolation: str) -> None:
     tenants = ["acme", "globex", "initech", "hooli", "umbrella"]
     for tenant in tenants:
         project.create(tenant, isolation=isolation)
