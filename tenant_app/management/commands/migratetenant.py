@@ -32,7 +32,7 @@ from tenant_app.errors import (
 )
 from tenant_app.locking import tenant_lock
 from tenant_app.models import Tenant
-from tenant_app.planning import migration_label, resolve_targets
+from tenant_app.planning import migration_label, plan_from, resolve_targets
 from tenant_app.report import report_path, write_report
 from tenant_app.scope import migration_scope
 
@@ -191,10 +191,7 @@ class Command(MigrateCommand):
     def _plan(self, connection: Any, options: dict[str, Any]) -> list[str]:
         executor = MigrationExecutor(connection)
         targets = resolve_targets(executor.loader, options["app_label"], options["migration_name"])
-        return [
-            migration_label(migration) + (" (unapply)" if backwards else "")
-            for migration, backwards in executor.migration_plan(targets)
-        ]
+        return plan_from(executor, targets).labels()
 
     def _print_plan(self, options: dict[str, Any]) -> None:
         if self.verbosity >= 1:
