@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from tenant_app.contract import MigrationReport, TenantPlan
@@ -58,14 +59,18 @@ class Observed:
     # The status as it is now, to keep condition transition times and startedAt stable.
     status: dict[str, Any] = field(default_factory=dict)
 
-    def migrate_job(self, tenant: str, attempt: int) -> JobObservation | None:
+    @cached_property
+    def _by_key(self) -> dict[tuple[JobRole, str | None, int], JobObservation]:
+        # Looked up once per tenant per reconcile: a scan of every Job each time would make a
+        # reconcile quadratic in the number of tenants. The first Job of a key wins, as before.
+        index: dict[tuple[JobRole, str | None, int], JobObservation] = {}
         for job in self.jobs:
-            if job.role is JobRole.MIGRATE and job.tenant == tenant and job.attempt == attempt:
-                return job
-        return None
+            tenant = job.tenant if job.role is JobRole.MIGRATE else None
+            index.setdefault((job.role, tenant, job.attempt), job)
+        return index
+
+    def migrate_job(self, tenant: str, attempt: int) -> JobObservation | None:
+        return self._by_key.get((JobRole.MIGRATE, tenant, attempt))
 
     def plan_job(self, attempt: int) -> JobObservation | None:
-        for job in self.jobs:
-            if job.role is JobRole.PLAN and job.attempt == attempt:
-                return job
-        return None
+        return self._by_key.get((JobRole.PLAN, None, attempt))

@@ -328,11 +328,12 @@ def _pace(step: _Step, recreate: list[str]) -> Outcome:
 
     index_of = {t: i for i, t in enumerate(table.tenants)}
     canary = [index_of[t] for t in table.needsJob[: rollout.canary]]
+    in_canary = set(canary)
     only_canary = False
     gate: Outcome | None = None
     if canary and not table.canaryPromoted:
         canary_states = [table.state_of(i) for i in canary]
-        others_pending = any(i not in set(canary) for i in pending)
+        others_pending = any(i not in in_canary for i in pending)
         if not all(s.is_done for s in canary_states):
             only_canary = True
         elif TenantState.FAILED in canary_states:
@@ -384,7 +385,7 @@ def _pace(step: _Step, recreate: list[str]) -> Outcome:
         )
     if gate is not None:
         return gate
-    candidates = [i for i in pending if not only_canary or i in set(canary)]
+    candidates = [i for i in pending if not only_canary or i in in_canary]
     started = _start(step, candidates, running)
     stage = "canary " if only_canary else ""
     return Outcome(Phase.RUNNING, "Running", f"{running + started} {stage}tenant(s) running.")
