@@ -117,10 +117,15 @@ class Reconciler:
             table = None  # left over from a deleted namesake; its owner reference will clean it
         jobs = self.cluster.list_jobs(namespace, uid)
         plain = [observe_job(job) for job in jobs]
-        pods: list[dict[str, Any]] = []
+        pods: dict[str | None, list[dict[str, Any]]] = {}
         if any(o and self._needs_result(o, table) for o in plain):
-            pods = self.cluster.list_pods(namespace, uid)
-        observations = tuple(o for o in (observe_job(job, pods) for job in jobs) if o)
+            # Grouped by Job once: matching every Job against every pod would be quadratic.
+            for pod in self.cluster.list_pods(namespace, uid):
+                labels = (pod.get("metadata") or {}).get("labels") or {}
+                pods.setdefault(labels.get(JOB_NAME_LABEL), []).append(pod)
+        observations = tuple(
+            o for o in (observe_job(job, pods.get(_name(job), [])) for job in jobs) if o
+        )
         plan_output = None
         if table is None or not table.planned:
             plan_output = self._read_plan(namespace, spec, table, observations, pods)
@@ -152,7 +157,7 @@ class Reconciler:
         spec: MigrationSpec,
         table: TenantTable | None,
         jobs: tuple[JobObservation, ...],
-        pods: list[dict[str, Any]],
+        pods: dict[str | None, list[dict[str, Any]]],
     ) -> Any:
         attempt = table.planAttempt if table else 0
         job = next((j for j in jobs if j.role is JobRole.PLAN and j.attempt == attempt), None)
@@ -160,9 +165,8 @@ class Reconciler:
             return None
         if job.phase is JobPhase.FAILED and spec.retryFailed > attempt:
             return None  # a new plan attempt starts; this one's output is not used
-        own = [p for p in pods if p["metadata"].get("labels", {}).get(JOB_NAME_LABEL) == job.name]
         # The last pod that ran to the end holds the complete plan (earlier ones were retried).
-        for pod in sorted(own, key=_finished_at, reverse=True):
+        for pod in sorted(pods.get(job.name, []), key=_finished_at, reverse=True):
             text = self.cluster.read_log(namespace, pod["metadata"]["name"])
             plans = read_plan_log(text)
             if plans is not None:
@@ -185,6 +189,10 @@ class Reconciler:
             self.cluster.patch_status(meta["namespace"], meta["name"], new)
             self.cluster.emit(body, "Warning", "InvalidSpec", message)
         return ReconcileResult(phase=Phase.FAILED.value)
+
+
+def _name(obj: dict[str, Any]) -> str | None:
+    return (obj.get("metadata") or {}).get("name")
 
 
 def _finished_at(pod: dict[str, Any]) -> str:
