@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenant_app.contract import PERMANENT_EXIT_CODES, REPORT_ENV, ExitCode
-from tenant_operator.model import API_VERSION, KIND, MigrationSpec
+from tenant_operator.model import MigrationSpec, owner_reference
 from tenant_operator.names import (
     LABEL_ATTEMPT,
     LABEL_MANAGED_BY,
@@ -119,16 +119,6 @@ class JobSpecBuilder:
             labels[LABEL_TENANT] = tenant
         return labels
 
-    def owner_reference(self) -> dict[str, Any]:
-        return {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-
     def _job(
         self, *, name: str, role: JobRole, attempt: int, tenant: str | None, args: list[str]
     ) -> dict[str, Any]:
@@ -144,7 +134,7 @@ class JobSpecBuilder:
                 "namespace": self.namespace,
                 "labels": labels,
                 "annotations": dict(template.get("annotations") or {}),
-                "ownerReferences": [self.owner_reference()],
+                "ownerReferences": [owner_reference(self.name, self.uid)],
             },
             "spec": {
                 "backoffLimit": rollout.retries,

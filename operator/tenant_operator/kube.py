@@ -8,16 +8,17 @@ grants is exactly what is listed here: its CRD (get, patch, status), Jobs (list,
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import socket
+import time
 from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from tenant_operator.model import GROUP, KIND, PLURAL, VERSION
+from tenant_operator.model import API_VERSION, GROUP, KIND, PLURAL, VERSION, owner_reference
 from tenant_operator.names import LABEL_MIGRATION_UID, MANAGED_BY
+from tenant_operator.rollout import iso
 from tenant_operator.state import TABLE_KEY, TenantTable, configmap_name, table_from_configmap
 
 COMPONENT = MANAGED_BY
@@ -139,7 +140,7 @@ class ClusterClient:
                     "app.kubernetes.io/managed-by": MANAGED_BY,
                     LABEL_MIGRATION_UID: table.uid,
                 },
-                "ownerReferences": [owner_reference(owner)],
+                "ownerReferences": [owner_reference(name, owner["metadata"]["uid"])],
             },
             "data": {"summary": _summary(table)},
             "binaryData": {TABLE_KEY: table.encode()},
@@ -162,7 +163,7 @@ class ClusterClient:
     def emit(self, migration: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """A core/v1 Event on the TenantMigration (what `kubectl describe tm` shows)."""
         meta = migration["metadata"]
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = iso(time.time())
         self.core.create_namespaced_event(
             meta["namespace"],
             cast(
@@ -175,7 +176,7 @@ class ClusterClient:
                         "namespace": meta["namespace"],
                     },
                     "involvedObject": {
-                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "apiVersion": API_VERSION,
                         "kind": KIND,
                         "name": meta["name"],
                         "namespace": meta["namespace"],
@@ -193,18 +194,6 @@ class ClusterClient:
                 },
             ),
         )
-
-
-def owner_reference(migration: dict[str, Any]) -> dict[str, Any]:
-    meta = migration["metadata"]
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": KIND,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def _summary(table: TenantTable) -> str:

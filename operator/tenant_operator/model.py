@@ -29,6 +29,18 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def owner_reference(name: str, uid: str) -> dict[str, Any]:
+    """The controller owner reference to a TenantMigration: deleting it deletes the child."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 class SpecError(ValueError):
     """A spec the operator cannot act on; the message tells the user what to change."""
 
