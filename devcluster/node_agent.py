@@ -19,7 +19,13 @@ from typing import Any
 from devcluster import pod_env, versions
 from devcluster.kubeclient import ApiError, KubeClient
 from devcluster.log_server import serve_logs
-from devcluster.pod_worker import DEFAULT_GRACE_SECONDS, AgentConfig, PodWorker, now_rfc3339
+from devcluster.pod_worker import (
+    DEFAULT_GRACE_SECONDS,
+    AgentConfig,
+    PodWorker,
+    delete_pod_now,
+    now_rfc3339,
+)
 
 TERMINAL = ("Succeeded", "Failed")
 
@@ -118,7 +124,7 @@ class NodeAgent:
             return
         if deleting:
             if not deleted and phase not in TERMINAL:
-                self._delete_now(pod)
+                delete_pod_now(self.client, meta["namespace"], meta["name"], uid)
             return
         if phase == "Pending":
             self._start(pod)
@@ -148,15 +154,6 @@ class NodeAgent:
             self.by_name[(worker.namespace, worker.name)] = worker
         print(f"starting pod {worker.namespace}/{worker.name}", flush=True)
         worker.start()
-
-    def _delete_now(self, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
-        try:
-            self.client.delete(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", body)
-        except ApiError as exc:
-            if exc.status not in (404, 409):
-                raise
 
     def _mark_lost(self, pod: dict[str, Any]) -> None:
         # A Running pod this agent never started belongs to a previous agent whose processes

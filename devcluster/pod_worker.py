@@ -348,12 +348,19 @@ class PodWorker:
                 raise
 
     def _finalize_deletion(self) -> None:
-        # As kubelet does once the containers have stopped: delete for good (grace 0), but only
-        # this incarnation of the pod (the uid precondition).
-        path = f"/api/v1/namespaces/{self.namespace}/pods/{self.name}"
-        body = {"gracePeriodSeconds": 0, "preconditions": {"uid": self.uid}}
-        try:
-            self.config.client.delete(path, body)
-        except ApiError as exc:
-            if exc.status not in (404, 409):
-                raise
+        # As kubelet does once the containers have stopped.
+        delete_pod_now(self.config.client, self.namespace, self.name, self.uid)
+
+
+def delete_pod_now(client: KubeClient, namespace: str, name: str, uid: str) -> None:
+    """Delete a pod for good (grace 0), but only this incarnation of it (the uid precondition).
+
+    A pod already gone (404) or replaced by a namesake (409) is left as it is.
+    """
+    path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+    body = {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}}
+    try:
+        client.delete(path, body)
+    except ApiError as exc:
+        if exc.status not in (404, 409):
+            raise
