@@ -322,35 +322,13 @@ class ControlPlane:
         def b64(p: Path) -> str:
             return base64.b64encode(p.read_bytes()).decode()
 
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "devcluster",
-                    "cluster": {
-                        "server": self.server,
-                        "certificate-authority-data": b64(self.pki_dir / "ca.crt"),
-                    },
-                }
-            ],
-            "users": [
-                {
-                    "name": user,
-                    "user": {
-                        "client-certificate-data": b64(pair.cert),
-                        "client-key-data": b64(pair.key),
-                    },
-                }
-            ],
-            "contexts": [
-                {"name": "devcluster", "context": {"cluster": "devcluster", "user": user}}
-            ],
-            "current-context": "devcluster",
-        }
-        # JSON is valid YAML: kubectl, client-go and the Python client all read it.
-        path.write_text(json.dumps(config, indent=2) + "\n")
-        path.chmod(0o600)
+        write_kubeconfig(
+            path,
+            self.server,
+            {"certificate-authority-data": b64(self.pki_dir / "ca.crt")},
+            user,
+            {"client-certificate-data": b64(pair.cert), "client-key-data": b64(pair.key)},
+        )
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
@@ -364,6 +342,36 @@ class ControlPlane:
             check=check,
             timeout=timeout,
         )
+
+
+def write_kubeconfig(
+    path: Path,
+    server: str,
+    ca: dict[str, str],
+    user: str,
+    credentials: dict[str, str],
+    namespace: str | None = None,
+) -> Path:
+    """Write a kubeconfig for one user of a devcluster (readable by its owner only); return it.
+
+    ``ca`` is the cluster's ``certificate-authority`` or ``certificate-authority-data`` entry,
+    ``credentials`` the user's client certificate and key or token.
+    """
+    context = {"cluster": "devcluster", "user": user}
+    if namespace is not None:
+        context["namespace"] = namespace
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "devcluster", "cluster": {"server": server, **ca}}],
+        "users": [{"name": user, "user": credentials}],
+        "contexts": [{"name": "devcluster", "context": context}],
+        "current-context": "devcluster",
+    }
+    # JSON is valid YAML: kubectl, client-go and the Python client all read it.
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def version_banner() -> str:

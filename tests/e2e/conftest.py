@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from devcluster import builder
-from devcluster.controlplane import ControlPlane
+from devcluster.controlplane import ControlPlane, write_kubeconfig
 
 
 @dataclass
@@ -93,27 +93,14 @@ class DevCluster:
         token = self.kubectl(
             "create", "token", name, "-n", namespace, "--duration=24h"
         ).stdout.strip()
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "devcluster",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-                }
-            ],
-            "users": [{"name": name, "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "devcluster",
-                    "context": {"cluster": "devcluster", "user": name, "namespace": namespace},
-                }
-            ],
-            "current-context": "devcluster",
-        }
-        path.write_text(json.dumps(config, indent=2) + "\n")
-        path.chmod(0o600)
-        return path
+        return write_kubeconfig(
+            path,
+            self.server,
+            {"certificate-authority": str(self.ca_file)},
+            name,
+            {"token": token},
+            namespace=namespace,
+        )
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the cached helm against the cluster (a failure raises with its stderr)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devcluster.controlplane import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 MANAGE = REPO / "example" / "manage.py"
 CHART = REPO / "charts" / "tenantops-operator"
 RELEASE = "tenantops-operator"
 OPERATOR_NAMESPACE = "tenantops-system"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
