@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, transaction
 
-from tenant_app.backends import TenantBackend, TenantStorageError, backend_for
+from tenant_app.backends import TenantBackend, backend_for
 from tenant_app.ids import validate_tenant_id
-from tenant_app.models import Isolation, Tenant
+from tenant_app.models import Tenant
 
 
 class TenantRegistryError(Exception):
@@ -80,13 +80,10 @@ class TenantRegistry:
         Raises ``InvalidTenantId``, :class:`TenantExists` or ``TenantStorageError``.
         """
         validate_tenant_id(tenant_id)
-        if isolation not in Isolation.values:
-            raise TenantStorageError(
-                f"Unknown isolation {isolation!r}: use 'database' or 'schema'."
-            )
+        # Raises TenantStorageError for an unknown isolation, before the registry is read.
+        backend = backend_for(isolation, tenant_id)
         if self.find(tenant_id) is not None:
             raise TenantExists(f"Tenant '{tenant_id}' already exists.")
-        backend = backend_for(isolation, tenant_id)
         backend.check_supported()
         backend.create()
         try:
