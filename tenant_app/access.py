@@ -9,15 +9,13 @@ from tenant_app.models import Tenant
 from tenant_app.registry import TenantRegistry, TenantRegistryError
 
 
-def connect_tenant(
-    tenant_id: str, registry: TenantRegistry | None = None, tenant: Tenant | None = None
-) -> Tenant:
+def connect_tenant(tenant_id: str, tenant: Tenant | None = None) -> Tenant:
     """Look the tenant up (unless the caller has it: ``tenant``), register its alias and open
     its connection.
 
     Raises ``TenantCommandError`` with the DESIGN.md message and exit code.
     """
-    registry = registry or TenantRegistry()
+    registry = TenantRegistry()
     if tenant is not None:
         return _connect(registry, tenant)
     try:

@@ -209,10 +209,6 @@ class FleetPlanner:
                 plans[tenant_id] = plan
         return plans
 
-    def pending(self, connection: BaseDatabaseWrapper) -> list[str]:
-        """The labels ``plan`` would apply or unapply (unapply entries marked)."""
-        return self.plan(connection).labels()
-
     def _plan_with_executor(self, connection: BaseDatabaseWrapper) -> TenantMigrationPlan:
         with migration_scope(tenant=True):
             executor = MigrationExecutor(connection)
