@@ -14,6 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import AmbiguityError, MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
+from tenant_app.backends.base import is_postgresql
 from tenant_app.scope import TENANT_SETTINGS_KEY, migration_scope
 
 Key = tuple[str, str]
@@ -227,7 +228,7 @@ def schema_of_alias(alias: str) -> str | None:
     entry = connections.settings[alias]
     control = connections.settings[DEFAULT_DB_ALIAS]
     marker = entry.get(TENANT_SETTINGS_KEY) or {}
-    if marker.get("isolation") != "schema" or "postgresql" not in control["ENGINE"]:
+    if marker.get("isolation") != "schema" or not is_postgresql(control):
         return None
     same = ("ENGINE", "NAME", "HOST", "PORT", "USER")
     if any(entry.get(key) != control.get(key) for key in same):
