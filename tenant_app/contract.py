@@ -14,6 +14,7 @@ Defined once, here, in plain Python (no Django import), so that both ``tenant_ap
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -77,9 +78,7 @@ class MigrationReport:
 
     def to_json(self, max_bytes: int = REPORT_MAX_BYTES) -> str:
         """Serialise, dropping migration names (counted) and then clipping the error to fit."""
-        data = asdict(self)
-        data["status"] = str(self.status)
-        data["seconds"] = round(self.seconds, 3)
+        data = self._as_dict()
         text = _dumps(data)
         lists = ("planned", "unapplied", "applied")
         for key, counter in ((name, f"{name}_truncated") for name in lists):
@@ -95,22 +94,29 @@ class MigrationReport:
 
     def to_line(self) -> str:
         """One line of ``migratealltenants --json`` output (the full report, not clipped)."""
+        return _dumps({RESULT_LINE_KEY: self._as_dict()})
+
+    def _as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = str(self.status)
         data["seconds"] = round(self.seconds, 3)
-        return _dumps({RESULT_LINE_KEY: data})
+        return data
 
     @classmethod
     def from_json(cls, text: str) -> MigrationReport:
         """Parse a report; raises ``ValueError`` when the text is not one."""
         try:
-            data = json.loads(text)
-            data["status"] = ReportStatus(data["status"])
-            # Ignore unknown keys: an app image newer than the operator may add fields.
-            known = {f.name for f in fields(cls)}
-            return cls(**{key: value for key, value in data.items() if key in known})
-        except (TypeError, KeyError, json.JSONDecodeError) as exc:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
             raise ValueError(f"not a migration report: {text[:200]!r}") from exc
+
+    @classmethod
+    def from_dict(cls, data: Any) -> MigrationReport:
+        """Build a report from its decoded JSON; raises ``ValueError`` when it is not one."""
+        try:
+            return cls(**_known_fields(cls, {**data, "status": ReportStatus(data["status"])}))
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"not a migration report: {str(data)[:200]!r}") from exc
 
 
 @dataclass
@@ -144,15 +150,10 @@ def parse_plan_output(text: str) -> list[TenantPlan]:
     Unknown keys in a plan line are ignored: an app image newer than the operator may add some.
     """
     plans: list[TenantPlan] = []
-    known = {f.name for f in fields(TenantPlan)}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{") or PLAN_LINE_KEY not in line:
-            continue
+    for entry in _tagged_entries(text, PLAN_LINE_KEY):
         try:
-            entry: dict[str, Any] = json.loads(line)[PLAN_LINE_KEY]
-            plans.append(TenantPlan(**{key: value for key, value in entry.items() if key in known}))
-        except (TypeError, KeyError, AttributeError, json.JSONDecodeError):
+            plans.append(TenantPlan(**_known_fields(TenantPlan, entry)))
+        except (TypeError, AttributeError):
             continue
     return plans
 
@@ -160,15 +161,30 @@ def parse_plan_output(text: str) -> list[TenantPlan]:
 def parse_result_output(text: str) -> list[MigrationReport]:
     """Read the result lines of ``migratealltenants --json`` out of a log, ignoring the rest."""
     reports: list[MigrationReport] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{") or RESULT_LINE_KEY not in line:
-            continue
+    for entry in _tagged_entries(text, RESULT_LINE_KEY):
         try:
-            reports.append(MigrationReport.from_json(_dumps(json.loads(line)[RESULT_LINE_KEY])))
-        except (ValueError, KeyError):
+            reports.append(MigrationReport.from_dict(entry))
+        except ValueError:
             continue
     return reports
+
+
+def _tagged_entries(text: str, key: str) -> Iterator[Any]:
+    """The values under ``key`` of the JSON lines of a log that carry it; other lines skipped."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{") or key not in line:
+            continue
+        try:
+            yield json.loads(line)[key]
+        except (TypeError, KeyError, json.JSONDecodeError):
+            continue
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without keys ``cls`` lacks: a newer app image than the operator may add some."""
+    known = {f.name for f in fields(cls)}
+    return {key: value for key, value in data.items() if key in known}
 
 
 def _dumps(data: Any) -> str:
