@@ -84,14 +84,9 @@ def install_tenant_databases() -> TenantDatabases:
     return databases
 
 
-def tenant_databases() -> TenantDatabases:
-    """The installed :class:`TenantDatabases`."""
-    return install_tenant_databases()
-
-
 def announce_aliases_from_argv(argv: Sequence[str]) -> None:
     """Announce the value of ``--database`` on a command line (both ``=`` and space forms)."""
-    databases = tenant_databases()
+    databases = install_tenant_databases()
     for index, arg in enumerate(argv):
         if arg.startswith("--database="):
             databases.announce(arg.split("=", 1)[1])

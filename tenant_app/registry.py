@@ -68,10 +68,10 @@ class TenantRegistry:
 
     def register_alias(self, tenant: Tenant) -> str:
         """Make ``connections[tenant.tenant_id]`` usable; returns the alias."""
-        from tenant_app.connections import tenant_databases
+        from tenant_app.connections import install_tenant_databases
 
         settings = self.backend(tenant).connection_settings()
-        tenant_databases().register(tenant.tenant_id, settings)
+        install_tenant_databases().register(tenant.tenant_id, settings)
         return tenant.tenant_id
 
     def create(self, tenant_id: str, name: str, isolation: str) -> Tenant:
